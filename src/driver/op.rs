@@ -1,0 +1,359 @@
+//! The op table and the `Op<T>` future: the lifecycle of one operation.
+//!
+//! ```text
+//!            push SQE                 terminal CQE            poll
+//!  (none) ───────────▶ Submitted ─────────────────▶ Completed ─────▶ (slot freed,
+//!                         │  ▲ poll: store waker        ▲            output built)
+//!                         ▼  │                          │
+//!                      Waiting ────── terminal CQE ─────┘ (wake)
+//!                         │
+//!      Op dropped before  │ the CQE: data moves into the slot, ASYNC_CANCEL queued
+//!                         ▼
+//!                      Ignored ───── terminal CQE ─────▶ data finalised and freed
+//! ```
+//!
+//! A multishot op lives in `Multishot` until a CQE without `IORING_CQE_F_MORE`
+//! ends it; each CQE is queued in the slot until the owner takes it.
+//!
+//! An op whose CQE was stored but never taken (`Completed` when its future is
+//! dropped) is *finalised*: its data and result go through
+//! [`OpData::complete`] and the output is dropped, so a kernel-made fd or a
+//! provided buffer in the result is closed or returned, not leaked.
+
+use super::Handle;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// Slot indices at and above this are reserved for the driver's own SQEs.
+pub(crate) const RESERVED_INDEX: u32 = u32::MAX - 15;
+/// `user_data` of `ASYNC_CANCEL` SQEs (their CQEs are ignored).
+pub(crate) const CANCEL_TAG: u64 = u64::MAX;
+/// `user_data` of the wake-up eventfd read.
+pub(crate) const EVENTFD_TAG: u64 = u64::MAX - 1;
+
+/// One completion as the op sees it.
+#[derive(Debug)]
+pub(crate) struct Cqe {
+    /// `res` of the CQE: a non-negative value, or the errno as an error.
+    pub(crate) result: io::Result<u32>,
+    /// `flags` of the CQE (`F_MORE`, `F_BUFFER`, `F_NOTIF` …).
+    pub(crate) flags: u32,
+}
+
+impl Cqe {
+    pub(crate) fn from_raw(res: i32, flags: u32) -> Cqe {
+        let result = if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res as u32)
+        };
+        Cqe { result, flags }
+    }
+}
+
+/// The data one operation owns while it is in flight, and how its CQE
+/// becomes its output.
+///
+/// # Safety
+///
+/// The SQE built for this data may only point into memory that `self` owns
+/// and that does **not** move when `self` moves (heap allocations: a `Vec`'s
+/// buffer, a `Box`ed `sockaddr`), valid until `self` is dropped. The driver
+/// keeps `self` alive until the terminal CQE, moving it at will.
+pub(crate) unsafe trait OpData: 'static {
+    /// What awaiting the op yields.
+    type Output;
+    /// Name used in traces and errors.
+    const NAME: &'static str;
+    /// Turns the terminal CQE into the output. Runs on the loop thread, maybe
+    /// while the driver is borrowed: it must not submit ops.
+    fn complete(self, cqe: Cqe) -> Self::Output;
+}
+
+/// Data of a dropped op, parked until its terminal CQE; finalised then.
+pub(crate) trait Orphan {
+    /// Receives each CQE that arrives after the owner went away.
+    fn on_cqe(&mut self, cqe: Cqe);
+}
+
+struct Parked<T: OpData>(Option<T>);
+
+impl<T: OpData> Orphan for Parked<T> {
+    fn on_cqe(&mut self, cqe: Cqe) {
+        if let Some(data) = self.0.take() {
+            drop(data.complete(cqe));
+        }
+    }
+}
+
+/// Where one operation is in its life. One slot per op in flight.
+#[cfg_attr(not(test), allow(dead_code))] // `Multishot` is built by net's streams
+pub(crate) enum Lifecycle {
+    /// The SQE is queued or in the kernel; the op has not been polled since.
+    Submitted,
+    /// In flight; this waker wants the terminal CQE.
+    Waiting(Waker),
+    /// The owner dropped the op mid-flight; its data waits here for the
+    /// terminal CQE (a cancel has been queued).
+    Ignored(Box<dyn Orphan>),
+    /// The terminal CQE arrived; its result waits for the next poll.
+    Completed(Cqe),
+    /// A multishot op (multishot accept and recv are its users): CQEs not yet taken, the waker, and whether the
+    /// terminal CQE (no `F_MORE`) has arrived.
+    Multishot {
+        /// CQEs in arrival order.
+        cqes: VecDeque<Cqe>,
+        /// The consumer's waker.
+        waker: Option<Waker>,
+        /// The terminal CQE is in `cqes` (or was taken).
+        ended: bool,
+    },
+}
+
+pub(crate) struct Slot {
+    generation: u32,
+    /// Task that submitted the op (for traces); 0 = the root future.
+    pub(crate) task: u64,
+    pub(crate) lifecycle: Lifecycle,
+}
+
+/// The op table: slots addressed by `user_data`.
+#[derive(Default)]
+pub(crate) struct OpTable {
+    slots: slab::Slab<Slot>,
+    next_generation: u32,
+}
+
+/// What a CQE did to the table.
+pub(crate) enum Routed {
+    /// A live op took it; wake this waker, if any.
+    Op(Option<Waker>),
+    /// Stale or unknown `user_data`: ignored.
+    Stale,
+}
+
+impl OpTable {
+    /// Adds a slot for a new op and returns its `user_data`.
+    pub(crate) fn insert(&mut self, task: u64, lifecycle: Lifecycle) -> u64 {
+        let generation = self.next_generation;
+        self.next_generation = generation.wrapping_add(1);
+        let index = self.slots.insert(Slot {
+            generation,
+            task,
+            lifecycle,
+        });
+        assert!(
+            (index as u64) < RESERVED_INDEX as u64,
+            "more than 4 billion ops in flight"
+        );
+        (u64::from(generation) << 32) | index as u64
+    }
+
+    fn index(&self, user_data: u64) -> Option<usize> {
+        let index = (user_data & 0xffff_ffff) as u32;
+        let generation = (user_data >> 32) as u32;
+        if index >= RESERVED_INDEX {
+            return None;
+        }
+        let slot = self.slots.get(index as usize)?;
+        (slot.generation == generation).then_some(index as usize)
+    }
+
+    pub(crate) fn get_mut(&mut self, user_data: u64) -> Option<&mut Slot> {
+        let index = self.index(user_data)?;
+        self.slots.get_mut(index)
+    }
+
+    /// Removes the slot (its terminal CQE has been taken).
+    pub(crate) fn remove(&mut self, user_data: u64) -> Option<Slot> {
+        let index = self.index(user_data)?;
+        Some(self.slots.remove(index))
+    }
+
+    /// Number of ops still waiting for a terminal CQE.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|(_, s)| !s.is_terminated())
+            .count()
+    }
+
+    /// `user_data` of every op still waiting for its terminal CQE.
+    pub(crate) fn in_flight_keys(&self) -> Vec<u64> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| !s.is_terminated())
+            .map(|(i, s)| (u64::from(s.generation) << 32) | i as u64)
+            .collect()
+    }
+
+    /// Number of slots (in flight or holding an untaken result).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Routes one CQE to its op.
+    pub(crate) fn complete(&mut self, user_data: u64, cqe: Cqe) -> Routed {
+        let more = io_uring::cqueue::more(cqe.flags);
+        let Some(index) = self.index(user_data) else {
+            return Routed::Stale;
+        };
+        let slot = &mut self.slots[index];
+        match &mut slot.lifecycle {
+            Lifecycle::Submitted => {
+                slot.lifecycle = Lifecycle::Completed(cqe);
+                Routed::Op(None)
+            }
+            Lifecycle::Waiting(_) => {
+                let Lifecycle::Waiting(waker) =
+                    std::mem::replace(&mut slot.lifecycle, Lifecycle::Completed(cqe))
+                else {
+                    unreachable!("matched Waiting just above")
+                };
+                Routed::Op(Some(waker))
+            }
+            Lifecycle::Ignored(orphan) => {
+                orphan.on_cqe(cqe);
+                if !more {
+                    self.slots.remove(index);
+                }
+                Routed::Op(None)
+            }
+            Lifecycle::Completed(_) => {
+                // A single-shot op that got a second CQE: the kernel only does
+                // this for ops we submit as multishot, which never sit here.
+                unreachable!("second CQE for a completed single-shot op")
+            }
+            Lifecycle::Multishot { cqes, waker, ended } => {
+                cqes.push_back(cqe);
+                *ended = !more;
+                Routed::Op(waker.take())
+            }
+        }
+    }
+}
+
+impl Slot {
+    /// Whether the terminal CQE has arrived.
+    fn is_terminated(&self) -> bool {
+        match &self.lifecycle {
+            Lifecycle::Completed(_) => true,
+            Lifecycle::Multishot { ended, .. } => *ended,
+            _ => false,
+        }
+    }
+}
+
+/// The future of one single-shot operation.
+///
+/// Created by [`Op::submit`], which queues the SQE at once; resolves to the
+/// data's [`OpData::complete`] of the terminal CQE.
+pub(crate) struct Op<T: OpData> {
+    driver: Handle,
+    user_data: u64,
+    /// `None` once the output has been produced: a completed op is inert.
+    data: Option<T>,
+}
+
+impl<T: OpData> Op<T> {
+    /// Moves `data` into a new op, builds its SQE with `build` and queues it
+    /// on the current runtime's ring.
+    ///
+    /// # Errors
+    ///
+    /// When called outside a ringloop runtime; the data is handed back.
+    pub(crate) fn submit(
+        mut data: T,
+        build: impl FnOnce(&mut T) -> io_uring::squeue::Entry,
+    ) -> Result<Op<T>, (io::Error, T)> {
+        let driver = match crate::runtime::context::driver() {
+            Ok(driver) => driver,
+            Err(e) => return Err((e, data)),
+        };
+        let sqe = build(&mut data);
+        let user_data = driver.borrow_mut().push_op(sqe, T::NAME);
+        Ok(Op {
+            driver,
+            user_data,
+            data: Some(data),
+        })
+    }
+}
+
+impl<T: OpData> Unpin for Op<T> {}
+
+impl<T: OpData> Future for Op<T> {
+    type Output = T::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let this = &mut *self;
+        let cqe = {
+            let mut driver = this.driver.borrow_mut();
+            let Some(slot) = driver.ops.get_mut(this.user_data) else {
+                unreachable!("polled an op whose slot is gone (polled after completion?)")
+            };
+            match &mut slot.lifecycle {
+                Lifecycle::Submitted => {
+                    slot.lifecycle = Lifecycle::Waiting(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                Lifecycle::Waiting(waker) => {
+                    if !waker.will_wake(cx.waker()) {
+                        waker.clone_from(cx.waker());
+                    }
+                    return Poll::Pending;
+                }
+                Lifecycle::Completed(_) => {}
+                Lifecycle::Ignored(_) | Lifecycle::Multishot { .. } => {
+                    unreachable!("a live single-shot op is never ignored or multishot")
+                }
+            }
+            match driver.ops.remove(this.user_data).map(|s| s.lifecycle) {
+                Some(Lifecycle::Completed(cqe)) => cqe,
+                _ => unreachable!("the slot was Completed a moment ago"),
+            }
+        };
+        let data = this
+            .data
+            .take()
+            .expect("op data is present until the output is produced");
+        Poll::Ready(data.complete(cqe))
+    }
+}
+
+impl<T: OpData> Drop for Op<T> {
+    fn drop(&mut self) {
+        let Some(data) = self.data.take() else {
+            return; // completed: inert
+        };
+        let finished = {
+            let mut driver = self.driver.borrow_mut();
+            let Some(slot) = driver.ops.get_mut(self.user_data) else {
+                return;
+            };
+            if let Lifecycle::Completed(_) = slot.lifecycle {
+                match driver.ops.remove(self.user_data).map(|s| s.lifecycle) {
+                    Some(Lifecycle::Completed(cqe)) => Some((data, cqe)),
+                    _ => unreachable!("the slot was Completed a moment ago"),
+                }
+            } else {
+                slot.lifecycle = Lifecycle::Ignored(orphan(data));
+                driver.cancel(self.user_data);
+                None
+            }
+        };
+        // Finalise outside the borrow: dropping the output may drop resources.
+        if let Some((data, cqe)) = finished {
+            drop(data.complete(cqe));
+        }
+    }
+}
+
+/// Boxes the data of a dropped op so the table can finalise it at its CQE.
+pub(crate) fn orphan<T: OpData>(data: T) -> Box<dyn Orphan> {
+    Box::new(Parked(Some(data)))
+}

@@ -1,0 +1,570 @@
+//! The io_uring driver: ring setup, submission, the one wait, reaping.
+//!
+//! # Protocol
+//!
+//! * **Push never fails.** An SQE goes into the SQ ring; when the ring is
+//!   full the driver submits what it has (one `io_uring_enter`, no wait) and
+//!   retries; when the kernel refuses more (`EAGAIN`, `EBUSY`) the SQE waits
+//!   in a user-space backlog that is flushed, in order, at the next enter.
+//!   Cancels go through the same path, so a cancel can always be queued.
+//! * **One enter per park.** [`Driver::turn`] submits everything queued and,
+//!   if asked to wait, sleeps in the same `io_uring_enter` until one CQE or
+//!   the timeout (`IORING_ENTER_EXT_ARG`) — a thousand timers cost one
+//!   timespec, not a thousand SQEs. Every enter carries `GETEVENTS` so that
+//!   deferred task work (`DEFER_TASKRUN`) runs.
+//! * **Transient errors never reach an op.** `EINTR` is retried (or ends the
+//!   wait early), `ETIME` is the timeout, `EAGAIN`/`EBUSY` reap and retry,
+//!   and a CQ overflow (`IORING_SQ_CQ_OVERFLOW`) is drained by entering again
+//!   until the flag clears. `IORING_FEAT_NODROP` is required, so the kernel
+//!   never drops a CQE.
+//! * **Drop drains.** Dropping the driver cancels every op still in flight
+//!   and reaps until each has its terminal CQE (bounded by
+//!   [`DRAIN_LIMIT`]); data the kernel may still own after that is leaked,
+//!   never freed.
+
+use super::op::{Cqe, Lifecycle, OpTable, Routed, CANCEL_TAG, EVENTFD_TAG};
+use crate::runtime::context;
+use crate::trace::{Event, Observer, TaskId};
+use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// How long dropping a driver waits for cancelled ops to complete.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// io_uring setup flags ringloop knows how to use.
+///
+/// The runtime asks for [`SetupFlags::DEFAULT`] and drops flags one by one
+/// while the kernel answers `EINVAL` (older kernels), so a program never
+/// needs a feature switch per kernel version. [`crate::Runtime::setup_flags`]
+/// tells what the kernel accepted.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SetupFlags(u32);
+
+impl SetupFlags {
+    /// No flags.
+    pub const NONE: SetupFlags = SetupFlags(0);
+    /// `IORING_SETUP_SUBMIT_ALL`: keep submitting after an SQE fails inline.
+    pub const SUBMIT_ALL: SetupFlags = SetupFlags(1);
+    /// `IORING_SETUP_COOP_TASKRUN`: no IPI to interrupt us for task work.
+    pub const COOP_TASKRUN: SetupFlags = SetupFlags(2);
+    /// `IORING_SETUP_TASKRUN_FLAG`: the kernel flags pending task work in the SQ ring.
+    pub const TASKRUN_FLAG: SetupFlags = SetupFlags(4);
+    /// `IORING_SETUP_SINGLE_ISSUER`: only this thread submits.
+    pub const SINGLE_ISSUER: SetupFlags = SetupFlags(8);
+    /// `IORING_SETUP_DEFER_TASKRUN`: completions are run only when we enter
+    /// to wait, in batches, on our thread.
+    pub const DEFER_TASKRUN: SetupFlags = SetupFlags(16);
+    /// What the runtime asks for by default.
+    pub const DEFAULT: SetupFlags = SetupFlags(1 | 4 | 8 | 16);
+
+    const NAMES: [(SetupFlags, &'static str); 5] = [
+        (SetupFlags::SUBMIT_ALL, "SUBMIT_ALL"),
+        (SetupFlags::COOP_TASKRUN, "COOP_TASKRUN"),
+        (SetupFlags::TASKRUN_FLAG, "TASKRUN_FLAG"),
+        (SetupFlags::SINGLE_ISSUER, "SINGLE_ISSUER"),
+        (SetupFlags::DEFER_TASKRUN, "DEFER_TASKRUN"),
+    ];
+
+    /// Whether every flag of `other` is set in `self`.
+    pub fn contains(self, other: SetupFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    fn without(self, other: SetupFlags) -> SetupFlags {
+        SetupFlags(self.0 & !other.0)
+    }
+}
+
+impl std::ops::BitOr for SetupFlags {
+    type Output = SetupFlags;
+    fn bitor(self, rhs: SetupFlags) -> SetupFlags {
+        SetupFlags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for SetupFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Self::NAMES
+            .iter()
+            .filter(|(flag, _)| self.contains(*flag))
+            .map(|(_, name)| *name)
+            .collect();
+        if names.is_empty() {
+            f.write_str("NONE")
+        } else {
+            f.write_str(&names.join("|"))
+        }
+    }
+}
+
+/// io_uring cannot be used on this machine: the kernel lacks it, forbids it
+/// (seccomp, `kernel.io_uring_disabled`), or is too old for ringloop.
+///
+/// Carried inside the [`io::Error`] that [`crate::Runtime::new`] returns;
+/// get it back with `err.get_ref().and_then(|e| e.downcast_ref())`.
+#[derive(Debug)]
+pub struct UringUnavailable {
+    errno: Option<i32>,
+    reason: String,
+}
+
+impl UringUnavailable {
+    /// The errno `io_uring_setup` failed with, if it failed.
+    pub fn errno(&self) -> Option<i32> {
+        self.errno
+    }
+
+    fn from_setup_error(err: &io::Error) -> io::Error {
+        let errno = err.raw_os_error();
+        let (kind, reason) = match errno {
+            Some(libc::ENOSYS) => (
+                io::ErrorKind::Unsupported,
+                "io_uring_setup returned ENOSYS: this kernel has no io_uring".to_string(),
+            ),
+            Some(libc::EPERM) | Some(libc::EACCES) => {
+                let sysctl = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+                    .unwrap_or_default();
+                let why = match sysctl.trim() {
+                    "2" => "the sysctl kernel.io_uring_disabled=2 forbids it",
+                    "1" => "the sysctl kernel.io_uring_disabled=1 allows it only to the io_uring_group",
+                    _ => "denied by the kernel, most likely a seccomp filter (Docker's default profile denies io_uring)",
+                };
+                (
+                    io::ErrorKind::PermissionDenied,
+                    format!("io_uring_setup returned {err}: {why}"),
+                )
+            }
+            Some(libc::ENOMEM) => (
+                io::ErrorKind::OutOfMemory,
+                format!("io_uring_setup returned {err}: the ring's memory could not be locked (RLIMIT_MEMLOCK?)"),
+            ),
+            _ => (err.kind(), format!("io_uring_setup failed: {err}")),
+        };
+        io::Error::new(kind, UringUnavailable { errno, reason })
+    }
+}
+
+impl fmt::Display for UringUnavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "io_uring is unavailable: {}", self.reason)
+    }
+}
+
+impl std::error::Error for UringUnavailable {}
+
+/// The driver's counters; the runtime merges them into [`crate::Stats`].
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) ops_submitted: u64,
+    pub(crate) cancels: u64,
+    pub(crate) cqes_reaped: u64,
+    pub(crate) stale_cqes: u64,
+    pub(crate) enters: u64,
+    pub(crate) waits: u64,
+    pub(crate) sq_full_flushes: u64,
+    pub(crate) backlogged: u64,
+    pub(crate) cq_overflow_drains: u64,
+    pub(crate) eintr_retries: u64,
+}
+
+/// Ring parameters chosen by the runtime's builder.
+pub(crate) struct RingConfig {
+    pub(crate) entries: u32,
+    pub(crate) cq_entries: Option<u32>,
+    pub(crate) flags: SetupFlags,
+}
+
+/// One ring, its op table, and the driver's own wake-up read.
+pub(crate) struct Driver {
+    pub(super) ring: IoUring,
+    /// The ops in flight, addressed by `user_data`.
+    pub(crate) ops: OpTable,
+    /// SQEs waiting for room in the SQ ring (in order).
+    backlog: VecDeque<squeue::Entry>,
+    /// Wakers of ops completed by reaping, woken by the loop.
+    wakers: Vec<Waker>,
+    /// The runtime's wake-up eventfd: a read on it is kept armed while the
+    /// loop sleeps, so a remote wake ends the wait.
+    eventfd: OwnedFd,
+    /// Target of the eventfd read; the kernel writes it until the read's CQE.
+    eventfd_buf: Box<u64>,
+    eventfd_armed: bool,
+    pub(crate) counters: Counters,
+    flags: SetupFlags,
+    probe: Option<Probe>,
+    observer: Option<Observer>,
+}
+
+impl Driver {
+    /// Sets up a ring, dropping setup flags the kernel refuses.
+    pub(crate) fn new(
+        config: &RingConfig,
+        eventfd: OwnedFd,
+        observer: Option<Observer>,
+    ) -> io::Result<Driver> {
+        let (ring, flags) = build_ring(config)?;
+        let params = ring.params();
+        if !params.is_feature_nodrop() || !params.is_feature_ext_arg() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                UringUnavailable {
+                    errno: None,
+                    reason: "the kernel lacks IORING_FEAT_NODROP or IORING_FEAT_EXT_ARG; ringloop needs Linux 5.11 or newer".into(),
+                },
+            ));
+        }
+        let mut probe = Probe::new();
+        let probe = ring
+            .submitter()
+            .register_probe(&mut probe)
+            .ok()
+            .map(|()| probe);
+        Ok(Driver {
+            ring,
+            ops: OpTable::default(),
+            backlog: VecDeque::new(),
+            wakers: Vec::new(),
+            eventfd,
+            eventfd_buf: Box::new(0),
+            eventfd_armed: false,
+            counters: Counters::default(),
+            flags,
+            probe,
+            observer,
+        })
+    }
+
+    /// The setup flags the kernel accepted.
+    pub(crate) fn flags(&self) -> SetupFlags {
+        self.flags
+    }
+
+    /// Whether the kernel supports `opcode` (probed once at setup).
+    pub(crate) fn supports(&self, opcode: u8) -> bool {
+        self.probe.as_ref().is_some_and(|p| p.is_supported(opcode))
+    }
+
+    /// Queues the SQE of a new op and returns its `user_data`.
+    pub(crate) fn push_op(&mut self, sqe: squeue::Entry, name: &'static str) -> u64 {
+        let task = context::current_task();
+        let user_data = self.ops.insert(task, Lifecycle::Submitted);
+        self.counters.ops_submitted += 1;
+        if let Some(observer) = &self.observer {
+            observer(&Event::SqePushed {
+                task: TaskId(task),
+                user_data,
+                op: name,
+            });
+        }
+        self.push(sqe.user_data(user_data));
+        user_data
+    }
+
+    /// Queues an `ASYNC_CANCEL` for the op `user_data`.
+    pub(crate) fn cancel(&mut self, user_data: u64) {
+        self.counters.cancels += 1;
+        self.push(
+            opcode::AsyncCancel::new(user_data)
+                .build()
+                .user_data(CANCEL_TAG),
+        );
+    }
+
+    fn push(&mut self, sqe: squeue::Entry) {
+        if self.backlog.is_empty() {
+            if self.try_push(&sqe) {
+                return;
+            }
+            self.counters.sq_full_flushes += 1;
+            if self.enter(0, None).is_ok() && self.try_push(&sqe) {
+                return;
+            }
+        }
+        self.counters.backlogged += 1;
+        self.backlog.push_back(sqe);
+    }
+
+    fn try_push(&mut self, sqe: &squeue::Entry) -> bool {
+        // SAFETY: every SQE pushed points only into memory that stays valid
+        // until its terminal CQE: op data obeys the `OpData` contract and is
+        // kept in the op table until then; the eventfd buffer is the driver's
+        // and the driver drains before freeing it; cancels carry no pointer.
+        unsafe { self.ring.submission().push(sqe).is_ok() }
+    }
+
+    /// Moves backlogged SQEs into the SQ ring while there is room.
+    fn refill_from_backlog(&mut self) {
+        while let Some(sqe) = self.backlog.front() {
+            let sqe = sqe.clone();
+            if !self.try_push(&sqe) {
+                break;
+            }
+            self.backlog.pop_front();
+        }
+    }
+
+    /// Moves the collected wakers into `out` (the loop wakes them).
+    pub(crate) fn take_wakers(&mut self, out: &mut Vec<Waker>) {
+        out.append(&mut self.wakers);
+    }
+
+    /// Whether anything is queued for the kernel.
+    pub(crate) fn has_unsubmitted(&mut self) -> bool {
+        !self.backlog.is_empty() || !self.ring.submission().is_empty()
+    }
+
+    /// Submits everything queued; if `wait`, sleeps until one CQE arrives or
+    /// `timeout` passes; then reaps. Returns the number of CQEs reaped.
+    ///
+    /// # Errors
+    ///
+    /// Only errors that are not transient (`EBADF`, `EFAULT`, `EINVAL` …):
+    /// they mean the ring itself is broken.
+    pub(crate) fn turn(&mut self, wait: bool, timeout: Option<Duration>) -> io::Result<usize> {
+        if wait && !self.eventfd_armed {
+            self.arm_eventfd();
+        }
+        let mut reaped = 0;
+        let mut wait = wait && self.wakers.is_empty() && self.ring.completion().is_empty();
+        let mut busy_retries = 0;
+        loop {
+            self.refill_from_backlog();
+            let needs_enter = wait || self.has_unsubmitted() || {
+                let sq = self.ring.submission();
+                sq.taskrun() || sq.cq_overflow()
+            };
+            if needs_enter {
+                match self.enter(u32::from(wait), timeout.filter(|_| wait)) {
+                    Ok(_) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => {
+                        self.counters.eintr_retries += 1;
+                        if !wait {
+                            continue;
+                        }
+                    }
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EBUSY)) => {
+                        // The kernel is short of memory for requests or the
+                        // CQ is overflowing: make room by reaping, retry.
+                        busy_retries += 1;
+                        if self.reap() == 0 && busy_retries > 3 {
+                            std::thread::sleep(Duration::from_micros(100));
+                        }
+                        if busy_retries < 1000 {
+                            continue;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            wait = false;
+            reaped += self.reap();
+            if self.ring.submission().cq_overflow() {
+                self.counters.cq_overflow_drains += 1;
+                continue;
+            }
+            if !self.backlog.is_empty() {
+                continue;
+            }
+            return Ok(reaped);
+        }
+    }
+
+    /// The single `io_uring_enter` call site.
+    fn enter(&mut self, min_complete: u32, timeout: Option<Duration>) -> io::Result<usize> {
+        let to_submit = self.ring.submission().len() as u32;
+        let flags = EnterFlags::GETEVENTS;
+        self.counters.enters += 1;
+        if min_complete > 0 {
+            self.counters.waits += 1;
+        }
+        if let Some(observer) = &self.observer {
+            observer(&Event::Enter {
+                to_submit,
+                min_complete,
+                timeout,
+            });
+        }
+        let started = Instant::now();
+        let result = if let Some(timeout) = timeout {
+            let ts = types::Timespec::from(timeout);
+            let args = types::SubmitArgs::new().timespec(&ts);
+            // SAFETY: `args` is a live `io_uring_getevents_arg` (SubmitArgs is
+            // repr(transparent) over it) pointing at the live `ts`; EXT_ARG
+            // tells the kernel to read it as such; both outlive the call.
+            unsafe {
+                self.ring.submitter().enter(
+                    to_submit,
+                    min_complete,
+                    (flags | EnterFlags::EXT_ARG).bits(),
+                    Some(&args),
+                )
+            }
+        } else {
+            // SAFETY: no argument is passed; the SQ entries up to its tail are
+            // valid SQEs (see `try_push`).
+            unsafe {
+                self.ring.submitter().enter::<libc::sigset_t>(
+                    to_submit,
+                    min_complete,
+                    flags.bits(),
+                    None,
+                )
+            }
+        };
+        if let Some(observer) = &self.observer {
+            observer(&Event::EnterReturned {
+                result: match &result {
+                    Ok(n) => *n as i64,
+                    Err(e) => -i64::from(e.raw_os_error().unwrap_or(0)),
+                },
+                elapsed: started.elapsed(),
+            });
+        }
+        result
+    }
+
+    fn arm_eventfd(&mut self) {
+        let buf: *mut u64 = &mut *self.eventfd_buf;
+        let sqe = opcode::Read::new(types::Fd(self.eventfd.as_raw_fd()), buf.cast(), 8)
+            .build()
+            .user_data(EVENTFD_TAG);
+        self.eventfd_armed = true;
+        self.push(sqe);
+    }
+
+    /// Routes every available CQE; returns how many.
+    fn reap(&mut self) -> usize {
+        let mut n = 0;
+        let mut cq = self.ring.completion();
+        cq.sync();
+        for entry in &mut cq {
+            n += 1;
+            let user_data = entry.user_data();
+            if user_data == CANCEL_TAG {
+                continue;
+            }
+            if user_data == EVENTFD_TAG {
+                self.eventfd_armed = false;
+                continue;
+            }
+            if let Some(observer) = &self.observer {
+                let task = self.ops.get_mut(user_data).map(|s| TaskId(s.task));
+                observer(&Event::CqeReaped {
+                    user_data,
+                    result: entry.result(),
+                    flags: entry.flags(),
+                    task,
+                });
+            }
+            match self
+                .ops
+                .complete(user_data, Cqe::from_raw(entry.result(), entry.flags()))
+            {
+                Routed::Op(Some(waker)) => self.wakers.push(waker),
+                Routed::Op(None) => {}
+                Routed::Stale => self.counters.stale_cqes += 1,
+            }
+        }
+        self.counters.cqes_reaped += n as u64;
+        n
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        for user_data in self.ops.in_flight_keys() {
+            self.cancel(user_data);
+        }
+        if self.eventfd_armed {
+            self.push(
+                opcode::AsyncCancel::new(EVENTFD_TAG)
+                    .build()
+                    .user_data(CANCEL_TAG),
+            );
+        }
+        let deadline = Instant::now() + DRAIN_LIMIT;
+        while self.ops.in_flight() > 0 || self.eventfd_armed {
+            let now = Instant::now();
+            if now >= deadline {
+                // The kernel still owns these: leak rather than free.
+                std::mem::forget(std::mem::take(&mut self.ops));
+                std::mem::forget(std::mem::replace(&mut self.eventfd_buf, Box::new(0)));
+                break;
+            }
+            let slice = (deadline - now).min(Duration::from_millis(50));
+            if self.turn(true, Some(slice)).is_err() {
+                std::mem::forget(std::mem::take(&mut self.ops));
+                std::mem::forget(std::mem::replace(&mut self.eventfd_buf, Box::new(0)));
+                break;
+            }
+            self.wakers.clear();
+        }
+    }
+}
+
+/// Builds the ring, dropping flags one by one on `EINVAL`.
+fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupFlags)> {
+    const DROP_ORDER: [SetupFlags; 5] = [
+        SetupFlags::DEFER_TASKRUN,
+        SetupFlags::SINGLE_ISSUER,
+        SetupFlags::TASKRUN_FLAG,
+        SetupFlags::COOP_TASKRUN,
+        SetupFlags::SUBMIT_ALL,
+    ];
+    let mut flags = config.flags;
+    let mut next_drop = 0;
+    loop {
+        let mut builder = IoUring::builder();
+        builder.dontfork();
+        if let Some(cq) = config.cq_entries {
+            builder.setup_cqsize(cq);
+        }
+        if flags.contains(SetupFlags::SUBMIT_ALL) {
+            builder.setup_submit_all();
+        }
+        if flags.contains(SetupFlags::COOP_TASKRUN) {
+            builder.setup_coop_taskrun();
+        }
+        if flags.contains(SetupFlags::TASKRUN_FLAG) {
+            builder.setup_taskrun_flag();
+        }
+        if flags.contains(SetupFlags::SINGLE_ISSUER) {
+            builder.setup_single_issuer();
+        }
+        if flags.contains(SetupFlags::DEFER_TASKRUN) {
+            builder.setup_defer_taskrun();
+        }
+        match builder.build(config.entries) {
+            Ok(ring) => return Ok((ring, flags)),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && flags != SetupFlags::NONE => {
+                while next_drop < DROP_ORDER.len() && !flags.contains(DROP_ORDER[next_drop]) {
+                    next_drop += 1;
+                }
+                let Some(&flag) = DROP_ORDER.get(next_drop) else {
+                    return Err(UringUnavailable::from_setup_error(&e));
+                };
+                flags = flags.without(flag);
+                if flag == SetupFlags::DEFER_TASKRUN {
+                    // The next best thing: no interrupts for task work.
+                    flags = flags | SetupFlags::COOP_TASKRUN;
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "io_uring_setup rejected {} SQ entries (cq: {:?}): {e}",
+                        config.entries, config.cq_entries
+                    ),
+                ));
+            }
+            Err(e) => return Err(UringUnavailable::from_setup_error(&e)),
+        }
+    }
+}

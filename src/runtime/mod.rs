@@ -1,0 +1,230 @@
+//! The runtime: [`Runtime`], [`Builder`], [`spawn`], [`JoinHandle`] and the loop.
+//!
+//! One runtime = one thread, one io_uring, one loop. Tasks are polled on the
+//! thread that runs [`Runtime::block_on`]; their futures need not be `Send`.
+//! Their wakers are `Send + Sync` nonetheless: a wake from another thread goes
+//! to the runtime's remote queue and ends the loop's sleep through an eventfd
+//! the ring is reading. Several runtimes on several threads are independent.
+//!
+//! Files: `core.rs` (the loop), `task.rs` (task cells and wakers, with the
+//! threading argument), `shared.rs` (remote queue and unpark protocol),
+//! `join.rs`, `blocking.rs`, `stats.rs`, `context.rs` (thread-local state).
+
+mod blocking;
+pub(crate) mod context;
+mod core;
+mod join;
+mod shared;
+mod stats;
+mod task;
+
+pub use self::blocking::spawn_blocking;
+pub use self::join::{JoinError, JoinHandle};
+pub use self::stats::Stats;
+pub use crate::driver::uring::SetupFlags;
+pub use crate::driver::uring::UringUnavailable;
+
+use self::core::Core;
+use self::shared::Shared;
+use crate::driver::uring::RingConfig;
+use crate::driver::Driver;
+use crate::trace::{Event, Observer};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A ringloop runtime: one io_uring and the loop that drives it, on the
+/// thread that created it.
+///
+/// Dropping the runtime drops every task's future (cancelling their I/O),
+/// then waits — up to five seconds — for the kernel to finish with every
+/// buffer it was given before freeing it.
+pub struct Runtime {
+    core: Rc<Core>,
+}
+
+impl Runtime {
+    /// A runtime with the default settings ([`Builder::new`]).
+    ///
+    /// # Errors
+    ///
+    /// If io_uring is missing or forbidden, an error whose kind is
+    /// `Unsupported` or `PermissionDenied` and whose inner error is a
+    /// [`UringUnavailable`] naming the cause; or the error of `eventfd`.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `future` to completion on this thread, running spawned tasks and
+    /// driving I/O and timers meanwhile; returns its output.
+    ///
+    /// Tasks still running when it returns stay in the runtime and run again
+    /// at the next `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside a runtime (nested `block_on`); if the future
+    /// panics (the panic propagates); if the ring itself fails with an error
+    /// that is not transient (a kernel or ringloop bug: `EFAULT`, `EBADF`).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.core.block_on(future)
+    }
+
+    /// Counters of this runtime.
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    /// The io_uring setup flags the kernel accepted.
+    pub fn setup_flags(&self) -> SetupFlags {
+        self.core.setup_flags()
+    }
+
+    /// Whether the kernel supports io_uring opcode `opcode` (probed once).
+    pub fn supports_opcode(&self, opcode: u8) -> bool {
+        self.core.driver.borrow().supports(opcode)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.core.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("setup_flags", &self.setup_flags())
+            .finish()
+    }
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```no_run
+/// let rt = ringloop::Builder::new().entries(1024).build()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Builder {
+    entries: u32,
+    cq_entries: Option<u32>,
+    flags: SetupFlags,
+    observer: Option<Observer>,
+}
+
+impl Builder {
+    /// 256 SQ entries, the kernel's default CQ size (twice that), and the
+    /// modern setup flags ([`SetupFlags::DEFAULT`]) where the kernel has them.
+    pub fn new() -> Builder {
+        Builder {
+            entries: 256,
+            cq_entries: None,
+            flags: SetupFlags::DEFAULT,
+            observer: None,
+        }
+    }
+
+    /// Size of the submission queue (rounded up to a power of two by the
+    /// kernel). A small ring works — a full SQ is flushed, not an error —
+    /// but costs extra `io_uring_enter` calls.
+    pub fn entries(mut self, entries: u32) -> Builder {
+        self.entries = entries;
+        self
+    }
+
+    /// Size of the completion queue (at least `entries`). CQEs beyond it
+    /// wait in the kernel's overflow list and are drained by the loop.
+    pub fn cq_entries(mut self, cq_entries: u32) -> Builder {
+        self.cq_entries = Some(cq_entries);
+        self
+    }
+
+    /// io_uring setup flags to ask for; flags the kernel refuses are dropped
+    /// one by one.
+    pub fn setup_flags(mut self, flags: SetupFlags) -> Builder {
+        self.flags = flags;
+        self
+    }
+
+    /// Calls `observer` at each step of the runtime (see [`crate::trace`]).
+    pub fn on_event(mut self, observer: impl Fn(&Event) + 'static) -> Builder {
+        self.observer = Some(Rc::new(observer));
+        self
+    }
+
+    /// Sets up the ring and returns the runtime.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Runtime::new`]; `InvalidInput` if the kernel rejects the sizes.
+    pub fn build(self) -> io::Result<Runtime> {
+        let shared = Arc::new(Shared::new()?);
+        let config = RingConfig {
+            entries: self.entries,
+            cq_entries: self.cq_entries,
+            flags: self.flags,
+        };
+        let driver = Driver::new(&config, shared.eventfd()?, self.observer.clone())?;
+        Ok(Runtime {
+            core: Rc::new(Core::new(driver, shared, self.observer)),
+        })
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+/// Spawns `future` as a task on the current runtime.
+///
+/// The future need not be `Send`; it runs on this thread. The task starts at
+/// the loop's next turn and runs until it finishes, is aborted, or the
+/// runtime is dropped, whether or not the handle is kept.
+///
+/// # Panics
+///
+/// Outside a ringloop runtime (`block_on`).
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    context::with_core(|core| core.spawn(future))
+        .expect("ringloop::spawn must be called inside a ringloop runtime (Runtime::block_on)")
+}
+
+/// Counters of the current runtime.
+///
+/// # Panics
+///
+/// Outside a ringloop runtime; use [`Runtime::stats`] there.
+pub fn stats() -> Stats {
+    context::with_core(|core| core.stats())
+        .expect("ringloop::stats must be called inside a ringloop runtime")
+}
+
+/// Lets other tasks run: returns `Pending` once, after rescheduling itself
+/// at the back of the run queue.
+pub async fn yield_now() {
+    struct YieldNow(bool);
+
+    impl Future for YieldNow {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    YieldNow(false).await
+}

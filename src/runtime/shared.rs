@@ -1,0 +1,152 @@
+//! The part of a runtime other threads may touch: the remote run queue, the
+//! parked flag, and the eventfd that ends the loop's wait.
+//!
+//! # Unpark protocol
+//!
+//! The loop, before sleeping: `parked = true` (SeqCst), then reads
+//! `remote_pending` (SeqCst); if set it does not sleep. A remote waker: push
+//! under the lock, `remote_pending = true` (SeqCst), then
+//! `parked.swap(false)` (SeqCst) and, if it was parked, writes the eventfd.
+//! With both sides sequentially consistent, at least one of them sees the
+//! other's write: either the loop sees the pending task, or the waker sees
+//! the loop parked and writes the eventfd whose read the ring has armed.
+//! Wakes while the loop is running cost no syscall.
+
+use super::task::TaskRef;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Wake;
+
+pub(crate) struct Shared {
+    remote: Mutex<Remote>,
+    remote_pending: AtomicBool,
+    parked: AtomicBool,
+    eventfd: OwnedFd,
+    /// Wakes that arrived through the remote queue.
+    pub(crate) remote_wakes: AtomicU64,
+    /// Eventfd writes made to end a wait.
+    pub(crate) unparks: AtomicU64,
+}
+
+struct Remote {
+    queue: Vec<TaskRef>,
+    closed: bool,
+}
+
+impl Shared {
+    pub(crate) fn new() -> io::Result<Shared> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Shared {
+            remote: Mutex::new(Remote {
+                queue: Vec::new(),
+                closed: false,
+            }),
+            remote_pending: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+            // SAFETY: `fd` is a fresh eventfd we own.
+            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            remote_wakes: AtomicU64::new(0),
+            unparks: AtomicU64::new(0),
+        })
+    }
+
+    /// A second handle on the eventfd, for the driver's armed read.
+    pub(crate) fn eventfd(&self) -> io::Result<OwnedFd> {
+        self.eventfd.try_clone()
+    }
+
+    /// Queues a task woken off the loop's thread (or outside `block_on`).
+    pub(crate) fn schedule_remote(&self, task: TaskRef) {
+        let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
+        if remote.closed {
+            drop(remote);
+            drop(task);
+            return;
+        }
+        remote.queue.push(task);
+        drop(remote);
+        self.remote_wakes.fetch_add(1, Ordering::Relaxed);
+        self.remote_pending.store(true, Ordering::SeqCst);
+        self.unpark();
+    }
+
+    /// Ends the loop's wait if it is parked.
+    pub(crate) fn unpark(&self) {
+        if self.parked.swap(false, Ordering::SeqCst) {
+            self.unparks.fetch_add(1, Ordering::Relaxed);
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to our own eventfd. An
+            // error (EAGAIN at counter overflow) means a wake is pending anyway.
+            unsafe {
+                libc::write(
+                    self.eventfd.as_raw_fd(),
+                    (&one as *const u64).cast(),
+                    std::mem::size_of::<u64>(),
+                )
+            };
+        }
+    }
+
+    /// Loop side: about to sleep. Returns false if work arrived meanwhile
+    /// (a remote task, or a wake of the root future flagged in `root`).
+    pub(crate) fn park(&self, root: &AtomicBool) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        if self.remote_pending.load(Ordering::SeqCst) || root.load(Ordering::SeqCst) {
+            self.parked.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Loop side: awake again.
+    pub(crate) fn unparked(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Moves remotely woken tasks into `out`.
+    pub(crate) fn take_remote(&self, out: &mut Vec<TaskRef>) {
+        if self.remote_pending.swap(false, Ordering::SeqCst) {
+            let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
+            out.append(&mut remote.queue);
+        }
+    }
+
+    /// Refuses further remote wakes and returns what was queued.
+    pub(crate) fn close(&self) -> Vec<TaskRef> {
+        let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
+        remote.closed = true;
+        std::mem::take(&mut remote.queue)
+    }
+}
+
+/// The waker of `block_on`'s root future: a flag plus an unpark.
+pub(crate) struct RootWaker {
+    pub(crate) woken: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl RootWaker {
+    pub(crate) fn new(shared: Arc<Shared>) -> RootWaker {
+        RootWaker {
+            woken: AtomicBool::new(true),
+            shared,
+        }
+    }
+}
+
+impl Wake for RootWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.shared.unpark();
+    }
+}

@@ -1,0 +1,103 @@
+//! [`Stats`]: what the runtime did, counted.
+
+use std::fmt;
+
+/// Counters of one runtime since it was built. Take two snapshots and
+/// [`Stats::since`] to measure a stretch of work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Tasks spawned.
+    pub tasks_spawned: u64,
+    /// Polls of tasks and of root futures.
+    pub tasks_polled: u64,
+    /// Wakes on the loop's own thread (lock-free local queue).
+    pub local_wakes: u64,
+    /// Wakes from other threads (remote queue).
+    pub remote_wakes: u64,
+    /// Remote wakes that had to end a sleep (eventfd writes).
+    pub unparks: u64,
+    /// Times the loop went to sleep in the kernel.
+    pub parks: u64,
+    /// Operations submitted (SQEs of ops, not counting cancels).
+    pub ops_submitted: u64,
+    /// `ASYNC_CANCEL`s queued for dropped in-flight ops.
+    pub cancels: u64,
+    /// CQEs reaped.
+    pub cqes_reaped: u64,
+    /// CQEs that matched no live op (stale generation): ignored.
+    pub stale_cqes: u64,
+    /// `io_uring_enter` calls.
+    pub enters: u64,
+    /// Of those, calls that waited for a completion.
+    pub waits: u64,
+    /// Times the SQ ring was full and was flushed early.
+    pub sq_full_flushes: u64,
+    /// SQEs that had to wait in the user-space backlog.
+    pub backlogged: u64,
+    /// Extra enters made to drain an overflowed CQ.
+    pub cq_overflow_drains: u64,
+    /// `EINTR`s absorbed by the loop.
+    pub eintr_retries: u64,
+    /// Timers that fired.
+    pub timers_fired: u64,
+}
+
+impl Stats {
+    /// The counts accumulated since the snapshot `earlier`.
+    pub fn since(&self, earlier: &Stats) -> Stats {
+        macro_rules! diff {
+            ($($f:ident),*) => { Stats { $($f: self.$f.saturating_sub(earlier.$f)),* } };
+        }
+        diff!(
+            tasks_spawned,
+            tasks_polled,
+            local_wakes,
+            remote_wakes,
+            unparks,
+            parks,
+            ops_submitted,
+            cancels,
+            cqes_reaped,
+            stale_cqes,
+            enters,
+            waits,
+            sq_full_flushes,
+            backlogged,
+            cq_overflow_drains,
+            eintr_retries,
+            timers_fired
+        )
+    }
+
+    fn rows(&self) -> [(&'static str, u64); 17] {
+        [
+            ("tasks spawned", self.tasks_spawned),
+            ("tasks polled", self.tasks_polled),
+            ("local wakes", self.local_wakes),
+            ("remote wakes", self.remote_wakes),
+            ("unparks (eventfd writes)", self.unparks),
+            ("parks", self.parks),
+            ("ops submitted", self.ops_submitted),
+            ("cancels", self.cancels),
+            ("CQEs reaped", self.cqes_reaped),
+            ("stale CQEs", self.stale_cqes),
+            ("io_uring_enter calls", self.enters),
+            ("  of which waited", self.waits),
+            ("SQ-full flushes", self.sq_full_flushes),
+            ("backlogged SQEs", self.backlogged),
+            ("CQ-overflow drains", self.cq_overflow_drains),
+            ("EINTR retries", self.eintr_retries),
+            ("timers fired", self.timers_fired),
+        ]
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, value) in self.rows() {
+            writeln!(f, "  {name:<26} {value:>12}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! Observing the runtime: each step of the completion model as an [`Event`].
+//!
+//! Register an observer with [`Builder::on_event`](crate::Builder::on_event);
+//! the runtime calls it synchronously at each step: a task polled, an SQE
+//! pushed under a `user_data` key, each `io_uring_enter` (what it submits,
+//! what it waits for) and its return, each CQE reaped and the task it wakes.
+//! `examples/tour.rs` prints these to show where the asynchronicity is.
+//!
+//! The observer runs while the runtime's internals are borrowed: it must not
+//! spawn, do I/O or touch the runtime; it should record or print and return.
+//! Without an observer each step costs one branch.
+
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// A task's number within its runtime; `TaskId(0)` is the future passed to
+/// `block_on` (printed as `main`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub u64);
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            f.write_str("main")
+        } else {
+            write!(f, "task#{}", self.0)
+        }
+    }
+}
+
+/// One step of the runtime.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// `spawn` created a task.
+    TaskSpawned {
+        /// The new task.
+        task: TaskId,
+    },
+    /// The loop is about to poll a task.
+    TaskPoll {
+        /// The task.
+        task: TaskId,
+    },
+    /// A poll returned.
+    TaskPolled {
+        /// The task.
+        task: TaskId,
+        /// `true` for `Ready` (the task finished), `false` for `Pending`.
+        ready: bool,
+    },
+    /// An op's SQE was queued for the kernel.
+    SqePushed {
+        /// The task that created the op.
+        task: TaskId,
+        /// The key the CQE will carry back.
+        user_data: u64,
+        /// The operation (`"nop"`, `"read"` …).
+        op: &'static str,
+    },
+    /// The loop is entering the kernel (`io_uring_enter`).
+    Enter {
+        /// SQEs handed over by this call.
+        to_submit: u32,
+        /// CQEs to wait for (0: do not sleep).
+        min_complete: u32,
+        /// Longest sleep (the next timer), if waiting.
+        timeout: Option<Duration>,
+    },
+    /// `io_uring_enter` returned.
+    EnterReturned {
+        /// SQEs consumed, or `-errno`.
+        result: i64,
+        /// Time spent in the call.
+        elapsed: Duration,
+    },
+    /// A CQE was taken from the completion queue.
+    CqeReaped {
+        /// Its key.
+        user_data: u64,
+        /// Its `res`: a count, or `-errno`.
+        result: i32,
+        /// Its flags.
+        flags: u32,
+        /// The task that owns the op, if it is still known.
+        task: Option<TaskId>,
+    },
+    /// A task was made runnable.
+    TaskWoken {
+        /// The task.
+        task: TaskId,
+        /// Woken from another thread (through the remote queue).
+        remote: bool,
+    },
+    /// Timers expired and woke their tasks.
+    TimersFired {
+        /// How many.
+        count: usize,
+    },
+}
+
+pub(crate) type Observer = Rc<dyn Fn(&Event)>;
