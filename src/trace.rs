@@ -86,6 +86,12 @@ pub enum Event {
         /// The task that owns the op, if it is still known.
         task: Option<TaskId>,
     },
+    /// The CQE of the runtime's eventfd read: a wake from another thread
+    /// ended the loop's sleep (or, at shutdown, the read was cancelled).
+    WakeupCqe {
+        /// 8 (bytes read), or `-ECANCELED` when the runtime drains.
+        result: i32,
+    },
     /// A task was made runnable.
     TaskWoken {
         /// The task.

@@ -77,11 +77,11 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
         self.buf.stable_mut_ptr().wrapping_add(self.begin)
     }
     unsafe fn set_init(&mut self, pos: usize) {
-        // SAFETY: the caller guarantees `pos` bytes from `begin` are written,
-        // and the bytes before `begin` were initialised or are not claimed:
-        // we only ever grow the inner `init` to a point the kernel wrote up to,
-        // and only if everything before `begin` was already initialised.
+        // Only grow the inner buffer's initialised length if everything
+        // before `begin` was already initialised.
         if self.buf.bytes_init() >= self.begin {
+            // SAFETY: the caller guarantees `pos` bytes from `begin` were
+            // written, and the bytes before `begin` are initialised.
             unsafe { self.buf.set_init(self.begin + pos) };
         }
     }

@@ -20,6 +20,7 @@
 //!   the wake-up eventfd read).
 
 pub(crate) mod op;
+mod sys;
 pub(crate) mod uring;
 
 pub(crate) use op::{Cqe, Op, OpData};

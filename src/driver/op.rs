@@ -43,6 +43,19 @@ pub(crate) struct Cqe {
     pub(crate) flags: u32,
 }
 
+/// A CQE as stored in the table until its op is polled (8 bytes).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawCqe {
+    pub(crate) res: i32,
+    pub(crate) flags: u32,
+}
+
+impl From<RawCqe> for Cqe {
+    fn from(raw: RawCqe) -> Cqe {
+        Cqe::from_raw(raw.res, raw.flags)
+    }
+}
+
 impl Cqe {
     pub(crate) fn from_raw(res: i32, flags: u32) -> Cqe {
         let result = if res < 0 {
@@ -68,6 +81,9 @@ pub(crate) unsafe trait OpData: 'static {
     type Output;
     /// Name used in traces and errors.
     const NAME: &'static str;
+    /// Builds the SQE (its `user_data` is set by the driver). Called once,
+    /// at the op's first poll; may point into `self`'s stable memory.
+    fn sqe(&mut self) -> io_uring::squeue::Entry;
     /// Turns the terminal CQE into the output. Runs on the loop thread, maybe
     /// while the driver is borrowed: it must not submit ops.
     fn complete(self, cqe: Cqe) -> Self::Output;
@@ -79,12 +95,21 @@ pub(crate) trait Orphan {
     fn on_cqe(&mut self, cqe: Cqe);
 }
 
-struct Parked<T: OpData>(Option<T>);
+/// A dropped op's data and, if CQEs with `F_MORE` came first (`SEND_ZC`:
+/// the result, then the notification), the first of them.
+struct Parked<T: OpData> {
+    data: Option<T>,
+    first: Option<Cqe>,
+}
 
 impl<T: OpData> Orphan for Parked<T> {
     fn on_cqe(&mut self, cqe: Cqe) {
-        if let Some(data) = self.0.take() {
-            drop(data.complete(cqe));
+        if io_uring::cqueue::more(cqe.flags) {
+            self.first.get_or_insert(cqe);
+            return;
+        }
+        if let Some(data) = self.data.take() {
+            drop(data.complete(self.first.take().unwrap_or(cqe)));
         }
     }
 }
@@ -100,12 +125,14 @@ pub(crate) enum Lifecycle {
     /// terminal CQE (a cancel has been queued).
     Ignored(Box<dyn Orphan>),
     /// The terminal CQE arrived; its result waits for the next poll.
-    Completed(Cqe),
+    Completed(RawCqe),
     /// A multishot op (multishot accept and recv are its users): CQEs not yet taken, the waker, and whether the
     /// terminal CQE (no `F_MORE`) has arrived.
     Multishot {
-        /// CQEs in arrival order.
-        cqes: VecDeque<Cqe>,
+        /// CQEs in arrival order. Boxed so that this rare variant does not
+        /// make every slot of the table twice as large.
+        #[allow(clippy::box_collection)]
+        cqes: Box<VecDeque<Cqe>>,
         /// The consumer's waker.
         waker: Option<Waker>,
         /// The terminal CQE is in `cqes` (or was taken).
@@ -173,6 +200,34 @@ impl OpTable {
         Some(self.slots.remove(index))
     }
 
+    /// The single-shot op `user_data` is polled: takes its result if the
+    /// terminal CQE is in (freeing the slot), else keeps `waker`.
+    pub(crate) fn poll_op(&mut self, user_data: u64, waker: &Waker) -> Poll<RawCqe> {
+        let Some(index) = self.index(user_data) else {
+            unreachable!("a live op's slot is never freed before it takes its CQE")
+        };
+        match &mut self.slots[index].lifecycle {
+            Lifecycle::Completed(cqe) => {
+                let cqe = *cqe;
+                self.slots.remove(index);
+                Poll::Ready(cqe)
+            }
+            Lifecycle::Waiting(w) => {
+                if !w.will_wake(waker) {
+                    w.clone_from(waker);
+                }
+                Poll::Pending
+            }
+            Lifecycle::Submitted => {
+                self.slots[index].lifecycle = Lifecycle::Waiting(waker.clone());
+                Poll::Pending
+            }
+            Lifecycle::Ignored(_) | Lifecycle::Multishot { .. } => {
+                unreachable!("a live single-shot op is never ignored or multishot")
+            }
+        }
+    }
+
     /// Number of ops still waiting for a terminal CQE.
     pub(crate) fn in_flight(&self) -> usize {
         self.slots
@@ -197,7 +252,7 @@ impl OpTable {
     }
 
     /// Routes one CQE to its op.
-    pub(crate) fn complete(&mut self, user_data: u64, cqe: Cqe) -> Routed {
+    pub(crate) fn complete(&mut self, user_data: u64, cqe: RawCqe) -> Routed {
         let more = io_uring::cqueue::more(cqe.flags);
         let Some(index) = self.index(user_data) else {
             return Routed::Stale;
@@ -217,7 +272,7 @@ impl OpTable {
                 Routed::Op(Some(waker))
             }
             Lifecycle::Ignored(orphan) => {
-                orphan.on_cqe(cqe);
+                orphan.on_cqe(cqe.into());
                 if !more {
                     self.slots.remove(index);
                 }
@@ -229,7 +284,7 @@ impl OpTable {
                 unreachable!("second CQE for a completed single-shot op")
             }
             Lifecycle::Multishot { cqes, waker, ended } => {
-                cqes.push_back(cqe);
+                cqes.push_back(cqe.into());
                 *ended = !more;
                 Routed::Op(waker.take())
             }
@@ -250,37 +305,26 @@ impl Slot {
 
 /// The future of one single-shot operation.
 ///
-/// Created by [`Op::submit`], which queues the SQE at once; resolves to the
-/// data's [`OpData::complete`] of the terminal CQE.
+/// Lazy: nothing reaches the ring until the first poll, which builds the SQE
+/// ([`OpData::sqe`]), queues it with the poller's waker already in place,
+/// and returns `Pending`. Resolves to [`OpData::complete`] of the terminal
+/// CQE. Polled outside a runtime, it completes at once with an error.
 pub(crate) struct Op<T: OpData> {
-    driver: Handle,
+    /// The driver, once submitted.
+    driver: Option<Handle>,
     user_data: u64,
     /// `None` once the output has been produced: a completed op is inert.
     data: Option<T>,
 }
 
 impl<T: OpData> Op<T> {
-    /// Moves `data` into a new op, builds its SQE with `build` and queues it
-    /// on the current runtime's ring.
-    ///
-    /// # Errors
-    ///
-    /// When called outside a ringloop runtime; the data is handed back.
-    pub(crate) fn submit(
-        mut data: T,
-        build: impl FnOnce(&mut T) -> io_uring::squeue::Entry,
-    ) -> Result<Op<T>, (io::Error, T)> {
-        let driver = match crate::runtime::context::driver() {
-            Ok(driver) => driver,
-            Err(e) => return Err((e, data)),
-        };
-        let sqe = build(&mut data);
-        let user_data = driver.borrow_mut().push_op(sqe, T::NAME);
-        Ok(Op {
-            driver,
-            user_data,
+    /// An op that will run `data` when first polled.
+    pub(crate) fn new(data: T) -> Op<T> {
+        Op {
+            driver: None,
+            user_data: 0,
             data: Some(data),
-        })
+        }
     }
 }
 
@@ -291,31 +335,32 @@ impl<T: OpData> Future for Op<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = &mut *self;
-        let cqe = {
-            let mut driver = this.driver.borrow_mut();
-            let Some(slot) = driver.ops.get_mut(this.user_data) else {
-                unreachable!("polled an op whose slot is gone (polled after completion?)")
-            };
-            match &mut slot.lifecycle {
-                Lifecycle::Submitted => {
-                    slot.lifecycle = Lifecycle::Waiting(cx.waker().clone());
+        let Some(driver) = &this.driver else {
+            let data = this
+                .data
+                .as_mut()
+                .expect("Op polled after it returned Ready");
+            match crate::runtime::context::driver() {
+                Ok(driver) => {
+                    let sqe = data.sqe();
+                    this.user_data = driver
+                        .borrow_mut()
+                        .push_op(sqe, T::NAME, cx.waker().clone());
+                    this.driver = Some(driver);
                     return Poll::Pending;
                 }
-                Lifecycle::Waiting(waker) => {
-                    if !waker.will_wake(cx.waker()) {
-                        waker.clone_from(cx.waker());
-                    }
-                    return Poll::Pending;
-                }
-                Lifecycle::Completed(_) => {}
-                Lifecycle::Ignored(_) | Lifecycle::Multishot { .. } => {
-                    unreachable!("a live single-shot op is never ignored or multishot")
+                Err(e) => {
+                    let data = this.data.take().expect("checked above");
+                    return Poll::Ready(data.complete(Cqe {
+                        result: Err(e),
+                        flags: 0,
+                    }));
                 }
             }
-            match driver.ops.remove(this.user_data).map(|s| s.lifecycle) {
-                Some(Lifecycle::Completed(cqe)) => cqe,
-                _ => unreachable!("the slot was Completed a moment ago"),
-            }
+        };
+        let cqe = match driver.borrow_mut().ops.poll_op(this.user_data, cx.waker()) {
+            Poll::Ready(cqe) => Cqe::from(cqe),
+            Poll::Pending => return Poll::Pending,
         };
         let data = this
             .data
@@ -327,17 +372,17 @@ impl<T: OpData> Future for Op<T> {
 
 impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
-        let Some(data) = self.data.take() else {
-            return; // completed: inert
+        let (Some(driver), Some(data)) = (&self.driver, self.data.take()) else {
+            return; // never submitted, or completed: inert
         };
         let finished = {
-            let mut driver = self.driver.borrow_mut();
+            let mut driver = driver.borrow_mut();
             let Some(slot) = driver.ops.get_mut(self.user_data) else {
                 return;
             };
             if let Lifecycle::Completed(_) = slot.lifecycle {
                 match driver.ops.remove(self.user_data).map(|s| s.lifecycle) {
-                    Some(Lifecycle::Completed(cqe)) => Some((data, cqe)),
+                    Some(Lifecycle::Completed(cqe)) => Some((data, Cqe::from(cqe))),
                     _ => unreachable!("the slot was Completed a moment ago"),
                 }
             } else {
@@ -355,5 +400,8 @@ impl<T: OpData> Drop for Op<T> {
 
 /// Boxes the data of a dropped op so the table can finalise it at its CQE.
 pub(crate) fn orphan<T: OpData>(data: T) -> Box<dyn Orphan> {
-    Box::new(Parked(Some(data)))
+    Box::new(Parked {
+        data: Some(data),
+        first: None,
+    })
 }

@@ -22,7 +22,8 @@
 //!   [`DRAIN_LIMIT`]); data the kernel may still own after that is leaked,
 //!   never freed.
 
-use super::op::{Cqe, Lifecycle, OpTable, Routed, CANCEL_TAG, EVENTFD_TAG};
+use super::op::{Lifecycle, OpTable, RawCqe, Routed, CANCEL_TAG, EVENTFD_TAG};
+use super::sys;
 use crate::runtime::context;
 use crate::trace::{Event, Observer, TaskId};
 use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
@@ -182,6 +183,8 @@ pub(crate) struct RingConfig {
 /// One ring, its op table, and the driver's own wake-up read.
 pub(crate) struct Driver {
     pub(super) ring: IoUring,
+    /// How `io_uring_enter` names the ring (registered index if possible).
+    ring_fd: sys::RingFd,
     /// The ops in flight, addressed by `user_data`.
     pub(crate) ops: OpTable,
     /// SQEs waiting for room in the SQ ring (in order).
@@ -224,8 +227,14 @@ impl Driver {
             .register_probe(&mut probe)
             .ok()
             .map(|()| probe);
+        let raw = ring.as_raw_fd();
+        let ring_fd = match sys::register_ring_fd(raw) {
+            Some(index) => sys::RingFd::Registered(index),
+            None => sys::RingFd::Raw(raw),
+        };
         Ok(Driver {
             ring,
+            ring_fd,
             ops: OpTable::default(),
             backlog: VecDeque::new(),
             wakers: Vec::new(),
@@ -249,10 +258,11 @@ impl Driver {
         self.probe.as_ref().is_some_and(|p| p.is_supported(opcode))
     }
 
-    /// Queues the SQE of a new op and returns its `user_data`.
-    pub(crate) fn push_op(&mut self, sqe: squeue::Entry, name: &'static str) -> u64 {
+    /// Queues the SQE of a new op whose poller is `waker`; returns its
+    /// `user_data`.
+    pub(crate) fn push_op(&mut self, sqe: squeue::Entry, name: &'static str, waker: Waker) -> u64 {
         let task = context::current_task();
-        let user_data = self.ops.insert(task, Lifecycle::Submitted);
+        let user_data = self.ops.insert(task, Lifecycle::Waiting(waker));
         self.counters.ops_submitted += 1;
         if let Some(observer) = &self.observer {
             observer(&Event::SqePushed {
@@ -390,15 +400,16 @@ impl Driver {
                 timeout,
             });
         }
-        let started = Instant::now();
+        let started = self.observer.as_ref().map(|_| Instant::now());
         let result = if let Some(timeout) = timeout {
             let ts = types::Timespec::from(timeout);
             let args = types::SubmitArgs::new().timespec(&ts);
             // SAFETY: `args` is a live `io_uring_getevents_arg` (SubmitArgs is
-            // repr(transparent) over it) pointing at the live `ts`; EXT_ARG
-            // tells the kernel to read it as such; both outlive the call.
+            // repr(transparent) over it) pointing at the live `ts`, flagged by
+            // EXT_ARG; every published SQE is valid (see `try_push`).
             unsafe {
-                self.ring.submitter().enter(
+                sys::enter(
+                    self.ring_fd,
                     to_submit,
                     min_complete,
                     (flags | EnterFlags::EXT_ARG).bits(),
@@ -406,18 +417,10 @@ impl Driver {
                 )
             }
         } else {
-            // SAFETY: no argument is passed; the SQ entries up to its tail are
-            // valid SQEs (see `try_push`).
-            unsafe {
-                self.ring.submitter().enter::<libc::sigset_t>(
-                    to_submit,
-                    min_complete,
-                    flags.bits(),
-                    None,
-                )
-            }
+            // SAFETY: no argument; every published SQE is valid (`try_push`).
+            unsafe { sys::enter(self.ring_fd, to_submit, min_complete, flags.bits(), None) }
         };
-        if let Some(observer) = &self.observer {
+        if let (Some(observer), Some(started)) = (&self.observer, started) {
             observer(&Event::EnterReturned {
                 result: match &result {
                     Ok(n) => *n as i64,
@@ -451,6 +454,11 @@ impl Driver {
             }
             if user_data == EVENTFD_TAG {
                 self.eventfd_armed = false;
+                if let Some(observer) = &self.observer {
+                    observer(&Event::WakeupCqe {
+                        result: entry.result(),
+                    });
+                }
                 continue;
             }
             if let Some(observer) = &self.observer {
@@ -462,10 +470,13 @@ impl Driver {
                     task,
                 });
             }
-            match self
-                .ops
-                .complete(user_data, Cqe::from_raw(entry.result(), entry.flags()))
-            {
+            match self.ops.complete(
+                user_data,
+                RawCqe {
+                    res: entry.result(),
+                    flags: entry.flags(),
+                },
+            ) {
                 Routed::Op(Some(waker)) => self.wakers.push(waker),
                 Routed::Op(None) => {}
                 Routed::Stale => self.counters.stale_cqes += 1,
@@ -478,6 +489,17 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        self.drain();
+        if let sys::RingFd::Registered(index) = self.ring_fd {
+            sys::unregister_ring_fd(self.ring.as_raw_fd(), index);
+        }
+    }
+}
+
+impl Driver {
+    /// Cancels every op in flight and reaps until each has its terminal
+    /// CQE, within [`DRAIN_LIMIT`]; leaks what the kernel may still own.
+    fn drain(&mut self) {
         for user_data in self.ops.in_flight_keys() {
             self.cancel(user_data);
         }

@@ -1,7 +1,7 @@
 //! `IORING_OP_NOP`: a round trip through the ring that does nothing.
 
 use crate::driver::{Cqe, Op, OpData};
-use io_uring::opcode;
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Nop;
@@ -10,6 +10,10 @@ pub(crate) struct Nop;
 unsafe impl OpData for Nop {
     type Output = io::Result<()>;
     const NAME: &'static str = "nop";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Nop::new().build()
+    }
 
     fn complete(self, cqe: Cqe) -> io::Result<()> {
         cqe.result.map(drop)
@@ -26,7 +30,5 @@ unsafe impl OpData for Nop {
 ///
 /// Outside a ringloop runtime.
 pub async fn nop() -> io::Result<()> {
-    Op::submit(Nop, |_| opcode::Nop::new().build())
-        .map_err(|(e, _)| e)?
-        .await
+    Op::new(Nop).await
 }

@@ -3,7 +3,7 @@
 use crate::buf::IoBufMut;
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
-use io_uring::{opcode, types};
+use io_uring::{opcode, squeue, types};
 use std::io;
 
 /// Offset meaning "the file position" (streams, pipes, sockets).
@@ -13,6 +13,7 @@ pub(crate) struct Read<B> {
     /// Keeps the fd open until the terminal CQE.
     fd: SharedFd,
     buf: B,
+    offset: u64,
 }
 
 // SAFETY: the SQE points into `buf`'s stable memory (IoBufMut contract),
@@ -20,6 +21,14 @@ pub(crate) struct Read<B> {
 unsafe impl<B: IoBufMut> OpData for Read<B> {
     type Output = (io::Result<usize>, B);
     const NAME: &'static str = "read";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        // One op moves at most u32::MAX bytes; callers loop for more.
+        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        opcode::Read::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
 
     fn complete(self, cqe: Cqe) -> Self::Output {
         let mut buf = self.buf;
@@ -34,23 +43,10 @@ unsafe impl<B: IoBufMut> OpData for Read<B> {
 
 /// Reads up to `buf.bytes_total()` bytes (capped at `u32::MAX` per op) at
 /// `offset` ([`CURRENT_POSITION`] for streams).
-pub(crate) async fn read_at<B: IoBufMut>(
-    fd: &SharedFd,
-    buf: B,
-    offset: u64,
-) -> (io::Result<usize>, B) {
-    let data = Read {
+pub(crate) fn read_at<B: IoBufMut>(fd: &SharedFd, buf: B, offset: u64) -> Op<Read<B>> {
+    Op::new(Read {
         fd: fd.clone(),
         buf,
-    };
-    let op = Op::submit(data, |d| {
-        let len = d.buf.bytes_total().min(u32::MAX as usize) as u32;
-        opcode::Read::new(types::Fd(d.fd.raw()), d.buf.stable_mut_ptr(), len)
-            .offset(offset)
-            .build()
-    });
-    match op {
-        Ok(op) => op.await,
-        Err((e, data)) => (Err(e), data.buf),
-    }
+        offset,
+    })
 }

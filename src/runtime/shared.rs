@@ -111,7 +111,12 @@ impl Shared {
 
     /// Moves remotely woken tasks into `out`.
     pub(crate) fn take_remote(&self, out: &mut Vec<TaskRef>) {
-        if self.remote_pending.swap(false, Ordering::SeqCst) {
+        // The relaxed load keeps the common case (nothing remote) free of a
+        // locked instruction; a wake it misses is seen at the next turn,
+        // and the park protocol re-checks with SeqCst before sleeping.
+        if self.remote_pending.load(Ordering::Relaxed)
+            && self.remote_pending.swap(false, Ordering::SeqCst)
+        {
             let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
             out.append(&mut remote.queue);
         }
