@@ -135,7 +135,8 @@ pub fn header(what: &str) {
     println!(
         "## {what}\n\nkernel {}, {cpu}, {} cores; {} rounds interleaved{}",
         kernel.trim(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        // SAFETY: sysconf has no memory-safety preconditions.
+        unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) },
         rounds(),
         if quick() { " (quick)" } else { "" }
     );

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's checks, in the order a reviewer would run them.
+# Usage: bash ci/check.sh   (CI runs it through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+rustc --version
+uname -r
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+step "build examples and benches"
+cargo build --examples --benches
+
+step "tests (the README's test command)"
+cargo test
+
+step "the tour runs"
+cargo run --release --example tour >/tmp/ringloop-tour.txt
+tail -n 4 /tmp/ringloop-tour.txt
