@@ -195,9 +195,6 @@ impl Core {
             self.observe(Event::TaskPoll { task: id });
             let ready = task.run(self);
             self.observe(Event::TaskPolled { task: id, ready });
-            if root_woken.load(Ordering::Relaxed) {
-                break;
-            }
         }
         let idle = self.run_queue.borrow().is_empty() && !root_woken.load(Ordering::SeqCst);
         self.turn(idle, root_woken);
