@@ -85,6 +85,10 @@ pub(crate) unsafe fn enter(
     flags: u32,
     arg: Option<&io_uring::types::SubmitArgs<'_, '_>>,
 ) -> io::Result<usize> {
+    #[cfg(feature = "fault-injection")]
+    if let Some(err) = super::fault::on_enter() {
+        return Err(err);
+    }
     let (fd, flags) = match ring {
         RingFd::Raw(fd) => (fd, flags),
         RingFd::Registered(index) => (index as RawFd, flags | IORING_ENTER_REGISTERED_RING),

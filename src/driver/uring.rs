@@ -13,7 +13,8 @@
 //!   timespec, not a thousand SQEs. Every enter carries `GETEVENTS` so that
 //!   deferred task work (`DEFER_TASKRUN`) runs.
 //! * **Transient errors never reach an op.** `EINTR` is retried (or ends the
-//!   wait early), `ETIME` is the timeout, `EAGAIN`/`EBUSY` reap and retry,
+//!   wait early), `ETIME` is the timeout, `EAGAIN`/`EBUSY`/`ENOMEM` reap,
+//!   back off and retry,
 //!   and a CQ overflow (`IORING_SQ_CQ_OVERFLOW`) is drained by entering again
 //!   until the flag clears. `IORING_FEAT_NODROP` is required, so the kernel
 //!   never drops a CQE.
@@ -336,9 +337,6 @@ impl Driver {
     /// Only errors that are not transient (`EBADF`, `EFAULT`, `EINVAL` …):
     /// they mean the ring itself is broken.
     pub(crate) fn turn(&mut self, wait: bool, timeout: Option<Duration>) -> io::Result<usize> {
-        if wait && !self.eventfd_armed {
-            self.arm_eventfd();
-        }
         let mut reaped = 0;
         let mut wait = wait && self.wakers.is_empty() && self.ring.completion().is_empty();
         let mut busy_retries = 0;
@@ -358,7 +356,12 @@ impl Driver {
                             continue;
                         }
                     }
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EBUSY)) => {
+                    Err(e)
+                        if matches!(
+                            e.raw_os_error(),
+                            Some(libc::EAGAIN | libc::EBUSY | libc::ENOMEM)
+                        ) =>
+                    {
                         // The kernel is short of memory for requests or the
                         // CQ is overflowing: make room by reaping, retry.
                         busy_retries += 1;
@@ -432,7 +435,13 @@ impl Driver {
         result
     }
 
-    fn arm_eventfd(&mut self) {
+    /// Before the loop sleeps: makes sure the eventfd read is in flight, so
+    /// a wake from another thread can end the wait. (The drain does not call
+    /// this: it must not leave a fresh read behind.)
+    pub(crate) fn arm_wakeup(&mut self) {
+        if self.eventfd_armed {
+            return;
+        }
         let buf: *mut u64 = &mut *self.eventfd_buf;
         let sqe = opcode::Read::new(types::Fd(self.eventfd.as_raw_fd()), buf.cast(), 8)
             .build()
@@ -562,7 +571,14 @@ fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupFlags)> {
         if flags.contains(SetupFlags::DEFER_TASKRUN) {
             builder.setup_defer_taskrun();
         }
-        match builder.build(config.entries) {
+        #[cfg(feature = "fault-injection")]
+        let built = match super::fault::on_setup() {
+            Some(err) => Err(err),
+            None => builder.build(config.entries),
+        };
+        #[cfg(not(feature = "fault-injection"))]
+        let built = builder.build(config.entries);
+        match built {
             Ok(ring) => return Ok((ring, flags)),
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && flags != SetupFlags::NONE => {
                 while next_drop < DROP_ORDER.len() && !flags.contains(DROP_ORDER[next_drop]) {

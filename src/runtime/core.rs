@@ -52,7 +52,7 @@ pub(crate) struct Core {
     run_queue: RefCell<VecDeque<TaskRef>>,
     tasks: RefCell<slab::Slab<TaskRef>>,
     counters: CoreCounters,
-    next_id: Cell<u64>,
+    next_id: Cell<u32>,
     observer: Option<Observer>,
     /// Scratch space, reused every turn.
     wakers: RefCell<Vec<Waker>>,
@@ -61,6 +61,7 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(driver: Driver, shared: Arc<Shared>, observer: Option<Observer>) -> Core {
+        super::shared::register(&shared);
         Core {
             driver: Rc::new(RefCell::new(driver)),
             timers: Rc::new(RefCell::new(TimerQueue::default())),
@@ -113,34 +114,37 @@ impl Core {
         F: Future + 'static,
     {
         let id = self.next_id.get();
-        self.next_id.set(id + 1);
-        let (table_ref, join_ref) = TaskRef::new(future, id, Arc::clone(&self.shared));
+        self.next_id.set(id.wrapping_add(1).max(1));
+        let [table_ref, join_ref, queue_ref] = TaskRef::new(future, id, self.shared.id);
         {
             let mut tasks = self.tasks.borrow_mut();
             let entry = tasks.vacant_entry();
-            table_ref.header().slot.set(entry.key());
+            let key = u32::try_from(entry.key()).expect("more than 4 billion live tasks");
+            table_ref.header().slot.set(key);
             entry.insert(table_ref);
         }
+        self.run_queue.borrow_mut().push_back(queue_ref);
         bump(&self.counters.spawned);
-        self.observe(Event::TaskSpawned { task: TaskId(id) });
-        join_ref.schedule();
+        self.observe(Event::TaskSpawned {
+            task: TaskId(u64::from(id)),
+        });
         JoinHandle::new(join_ref)
     }
 
     /// Removes a finished task from the table, returning the table's reference.
-    pub(crate) fn remove_task(&self, slot: usize) -> Option<TaskRef> {
-        self.tasks.borrow_mut().try_remove(slot)
+    pub(crate) fn remove_task(&self, slot: u32) -> Option<TaskRef> {
+        self.tasks.borrow_mut().try_remove(slot as usize)
     }
 
     /// Pushes `task` to the local run queue if it belongs to this runtime.
     pub(crate) fn try_schedule_local(&self, task: TaskRef) -> Option<TaskRef> {
-        if !Arc::ptr_eq(&task.header().shared, &self.shared) {
+        if task.header().runtime != self.shared.id {
             return Some(task);
         }
         let Ok(mut queue) = self.run_queue.try_borrow_mut() else {
             return Some(task);
         };
-        let id = task.header().id;
+        let id = u64::from(task.header().id);
         queue.push_back(task);
         drop(queue);
         bump(&self.counters.local_wakes);
@@ -190,7 +194,7 @@ impl Core {
             let Some(task) = self.run_queue.borrow_mut().pop_front() else {
                 break;
             };
-            let id = TaskId(task.header().id);
+            let id = TaskId(u64::from(task.header().id));
             bump(&self.counters.polled);
             self.observe(Event::TaskPoll { task: id });
             let ready = task.run(self);
@@ -210,7 +214,7 @@ impl Core {
         for task in remote.drain(..) {
             if let Some(observer) = &self.observer {
                 observer(&Event::TaskWoken {
-                    task: TaskId(task.header().id),
+                    task: TaskId(u64::from(task.header().id)),
                     remote: true,
                 });
             }
@@ -234,6 +238,7 @@ impl Core {
             let mut driver = self.driver.borrow_mut();
             if park {
                 bump(&self.counters.parks);
+                driver.arm_wakeup();
             }
             let result = driver.turn(park, timeout);
             driver.take_wakers(&mut wakers);
@@ -285,6 +290,7 @@ impl Core {
                 task.shutdown(self);
             }
         }
+        super::shared::unregister(self.shared.id);
         drop(self.shared.close());
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);

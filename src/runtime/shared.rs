@@ -13,13 +13,16 @@
 //! Wakes while the loop is running cost no syscall.
 
 use super::task::TaskRef;
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::Wake;
 
 pub(crate) struct Shared {
+    /// This runtime's number in the process (not reused before 2^32 runtimes).
+    pub(crate) id: u32,
     remote: Mutex<Remote>,
     remote_pending: AtomicBool,
     parked: AtomicBool,
@@ -42,7 +45,9 @@ impl Shared {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
+        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
         Ok(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             remote: Mutex::new(Remote {
                 queue: Vec::new(),
                 closed: false,
@@ -78,7 +83,9 @@ impl Shared {
 
     /// Ends the loop's wait if it is parked.
     pub(crate) fn unpark(&self) {
-        if self.parked.swap(false, Ordering::SeqCst) {
+        // The SeqCst load is a plain load on x86: no locked instruction
+        // when the loop is running. Racing wakers may both write: harmless.
+        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             self.unparks.fetch_add(1, Ordering::Relaxed);
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our own eventfd. An
@@ -127,6 +134,45 @@ impl Shared {
         let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
         remote.closed = true;
         std::mem::take(&mut remote.queue)
+    }
+}
+
+/// Live runtimes by id, for wakes from other threads. A task records only
+/// its runtime's id (no reference count per task); a remote wake looks the
+/// runtime up here, and finds nothing once the runtime is gone.
+fn registry() -> &'static Mutex<HashMap<u32, Arc<Shared>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<u32, Arc<Shared>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Makes `shared` reachable by its id.
+pub(crate) fn register(shared: &Arc<Shared>) {
+    registry()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(shared.id, Arc::clone(shared));
+}
+
+/// Forgets runtime `id` (at shutdown).
+pub(crate) fn unregister(id: u32) {
+    let removed = registry()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&id);
+    drop(removed);
+}
+
+/// Queues `task` on runtime `id` from any thread; drops it if the runtime
+/// is gone.
+pub(crate) fn schedule_remote(id: u32, task: TaskRef) {
+    let shared = registry()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&id)
+        .cloned();
+    match shared {
+        Some(shared) => shared.schedule_remote(task),
+        None => drop(task),
     }
 }
 

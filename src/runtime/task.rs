@@ -32,7 +32,7 @@
 use super::context;
 use super::core::Core;
 use super::join::JoinError;
-use super::shared::Shared;
+use super::shared;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -40,7 +40,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 const SCHEDULED: usize = 1;
@@ -51,10 +50,12 @@ const MAX_REFS: usize = isize::MAX as usize;
 pub(crate) struct Header {
     state: AtomicUsize,
     vtable: &'static Vtable,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) id: u64,
+    /// The owning runtime's id (see `shared::registry`).
+    pub(crate) runtime: u32,
+    /// The task's number in its runtime (for traces; wraps).
+    pub(crate) id: u32,
     /// Owner only: index in the runtime's task table.
-    pub(crate) slot: Cell<usize>,
+    pub(crate) slot: Cell<u32>,
     /// Owner only: `abort()` was called.
     cancelled: Cell<bool>,
     /// Owner only: a join handle exists and wants the output.
@@ -97,19 +98,19 @@ pub(crate) struct TaskRef(NonNull<Header>);
 unsafe impl Send for TaskRef {}
 
 impl TaskRef {
-    /// Allocates a task running `future`, with one reference for the caller
-    /// (the task table's) and one for the returned join reference.
-    pub(crate) fn new<F>(future: F, id: u64, shared: Arc<Shared>) -> (TaskRef, TaskRef)
+    /// Allocates a task running `future`, already scheduled. Returns three
+    /// references: the task table's, the join handle's and the run queue's.
+    pub(crate) fn new<F>(future: F, id: u32, runtime: u32) -> [TaskRef; 3]
     where
         F: Future + 'static,
     {
         let cell = Box::new(TaskCell {
             header: Header {
-                state: AtomicUsize::new(2 * REF_ONE),
+                state: AtomicUsize::new(SCHEDULED | 3 * REF_ONE),
                 vtable: vtable::<F>(),
-                shared,
+                runtime,
                 id,
-                slot: Cell::new(usize::MAX),
+                slot: Cell::new(u32::MAX),
                 cancelled: Cell::new(false),
                 join_interest: Cell::new(true),
                 join_waker: UnsafeCell::new(None),
@@ -117,7 +118,7 @@ impl TaskRef {
             stage: UnsafeCell::new(Stage::Running(future)),
         });
         let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
-        (TaskRef(ptr), TaskRef(ptr))
+        [TaskRef(ptr), TaskRef(ptr), TaskRef(ptr)]
     }
 
     pub(crate) fn header(&self) -> &Header {
@@ -170,7 +171,7 @@ impl TaskRef {
             // keeps us from releasing a reference the waker does not own.
             let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
             let mut cx = Context::from_waker(&waker);
-            let prev_task = context::set_current_task(header.id);
+            let prev_task = context::set_current_task(u64::from(header.id));
             // SAFETY: owner thread; the cell is alive.
             let done = unsafe { (header.vtable.poll)(self.0, &mut cx) };
             context::set_current_task(prev_task);
@@ -182,27 +183,41 @@ impl TaskRef {
         done
     }
 
-    /// Owner only: the future is gone; release the table's reference and
-    /// hand the output to the join handle (or drop it).
-    pub(crate) fn finish(&self, core: &Core) {
-        let header = self.header();
-        header.state.fetch_or(COMPLETE, Ordering::AcqRel);
-        let table_ref = core.remove_task(header.slot.get());
+    /// Owner only: the future is gone. Hands the output to the join handle
+    /// (or drops it), and releases both the table's reference and `self`
+    /// while setting COMPLETE, in one atomic step.
+    fn finish(self, core: &Core) {
+        let ptr = ManuallyDrop::new(self).0;
+        // SAFETY: we own a reference (`self`, now unmanaged), so the cell lives.
+        let header = unsafe { ptr.as_ref() };
+        let Some(table_ref) = core.remove_task(header.slot.get()) else {
+            unreachable!("a task that has not finished is in the task table")
+        };
+        std::mem::forget(table_ref);
+        // COMPLETE is clear, so subtracting `2 * REF_ONE - COMPLETE` releases
+        // two references and sets it without borrowing from other bits.
+        const RELEASE: usize = 2 * REF_ONE - COMPLETE;
         if header.join_interest.get() {
             // SAFETY: owner thread.
             let waker = unsafe { (*header.join_waker.get()).take() };
+            // The join handle holds a reference: the count stays above zero.
+            header.state.fetch_sub(RELEASE, Ordering::AcqRel);
             if let Some(waker) = waker {
                 waker.wake();
             }
         } else {
             // SAFETY: owner thread; nobody will read the output.
-            unsafe { (header.vtable.drop_stage)(self.0) };
+            unsafe { (header.vtable.drop_stage)(ptr) };
+            let prev = header.state.fetch_sub(RELEASE, Ordering::AcqRel);
+            if prev / REF_ONE == 2 {
+                // SAFETY: those were the last two references.
+                unsafe { (header.vtable.dealloc)(ptr) };
+            }
         }
-        drop(table_ref);
     }
 
     /// Owner only: drops the future now (runtime shutdown).
-    pub(crate) fn shutdown(&self, core: &Core) {
+    pub(crate) fn shutdown(self, core: &Core) {
         if !self.is_complete() {
             // SAFETY: owner thread; the cell is alive.
             unsafe { (self.header().vtable.cancel)(self.0) };
@@ -327,10 +342,8 @@ fn enqueue(task: TaskRef) {
         }
     });
     if let Some(task) = task {
-        // The clone keeps `Shared` alive through the call even if the loop
-        // pops and drops the task at once.
-        let shared = Arc::clone(&task.header().shared);
-        shared.schedule_remote(task);
+        let runtime = task.header().runtime;
+        shared::schedule_remote(runtime, task);
     }
 }
 
