@@ -1,0 +1,289 @@
+//! ringloop-compare: ringloop side by side with other Rust io_uring runtimes.
+//!
+//! `cargo run --release -p ringloop-compare -- [all|SCENARIO...] [--quick] [--rounds N] [--out FILE]`
+//!
+//! This file holds the command line and the orchestration: every run of every
+//! peer is a child process of this same binary (see `runner`), pinned to one
+//! CPU, and the rounds are interleaved so that slow drifts of a shared machine
+//! hit every peer alike.
+
+mod machine;
+mod report;
+mod runner;
+mod scenarios;
+mod stats;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand};
+
+use report::{CaseReport, Header, Row};
+use runner::RunResult;
+use scenarios::Scenario;
+
+#[derive(Parser)]
+#[command(
+    name = "ringloop-compare",
+    about = "Compare ringloop with other Rust io_uring runtimes, scenario by scenario",
+    args_conflicts_with_subcommands = true,
+    after_help = scenarios_help()
+)]
+struct Cli {
+    #[command(subcommand)]
+    child: Option<Child>,
+
+    /// Scenarios to run; `all` (the default) runs every one.
+    #[arg(value_name = "SCENARIO", value_parser = PossibleValuesParser::new(scenario_names()))]
+    scenarios: Vec<String>,
+
+    /// Smaller sizes and 3 rounds instead of 5.
+    #[arg(long)]
+    quick: bool,
+
+    /// Rounds, i.e. runs of each peer (default 5, or 3 with --quick).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
+
+    /// Also append the results to FILE as a Markdown section.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// Run only these peers (comma-separated), e.g. `--peers ringloop,monoio`.
+    #[arg(long, value_name = "PEER,...", value_delimiter = ',')]
+    peers: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Child {
+    /// One run of one peer (used by the suite itself).
+    #[command(name = "__run", hide = true)]
+    Run {
+        scenario: String,
+        case: String,
+        peer: String,
+        #[arg(long)]
+        n: u64,
+        #[arg(long)]
+        cpu: Option<usize>,
+    },
+}
+
+fn scenario_names() -> Vec<&'static str> {
+    std::iter::once("all")
+        .chain(scenarios::ALL.iter().map(|s| s.name))
+        .collect()
+}
+
+fn scenarios_help() -> String {
+    let mut s = String::from("Scenarios:\n");
+    for sc in scenarios::ALL {
+        let peers: Vec<_> = sc.peers.iter().map(|p| p.name).collect();
+        s += &format!(
+            "  {:<8} {}\n           peers: {}\n",
+            sc.name,
+            sc.about,
+            peers.join(", ")
+        );
+    }
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Child::Run {
+        scenario,
+        case,
+        peer,
+        n,
+        cpu,
+    }) = &cli.child
+    {
+        return runner::child_main(scenario, case, peer, *n, *cpu);
+    }
+    match suite(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn suite(cli: &Cli) -> Result<(), String> {
+    let started = Instant::now();
+    let selected: Vec<&Scenario> =
+        if cli.scenarios.is_empty() || cli.scenarios.iter().any(|s| s == "all") {
+            scenarios::ALL.to_vec()
+        } else {
+            // In the order given, without repeats.
+            let mut v: Vec<&Scenario> = Vec::new();
+            for name in &cli.scenarios {
+                let s = scenarios::find(name).ok_or_else(|| format!("unknown scenario {name}"))?;
+                if !v.iter().any(|x| x.name == s.name) {
+                    v.push(s);
+                }
+            }
+            v
+        };
+    for p in &cli.peers {
+        if !selected
+            .iter()
+            .any(|s| s.peers.iter().any(|q| q.name == *p))
+        {
+            let known: Vec<_> = selected
+                .iter()
+                .flat_map(|s| s.peers.iter().map(|q| q.name))
+                .collect();
+            return Err(format!(
+                "unknown peer {p:?}; the selected scenarios have {known:?}"
+            ));
+        }
+    }
+    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 5 });
+
+    // The children run on the first CPU we may use; the parent keeps off it.
+    let m = machine::describe();
+    let child_cpu = m.allowed.first().copied().unwrap_or(0);
+    if let Some(&other) = m.allowed.get(1) {
+        let _ = machine::pin_to(other);
+    }
+    let header = Header {
+        date: machine::utc_now(),
+        command: command_line(),
+        machine: format!(
+            "Linux {}, {}, {} cores (allowed CPUs: {:?})",
+            m.kernel, m.cpu_model, m.cores, m.allowed
+        ),
+        method: format!(
+            "every run is a fresh child process pinned to CPU {child_cpu}; \
+             {rounds} round{}, peers interleaved within each round; a run is an \
+             untimed warm-up pass of N/10 and then one timed pass of N in the \
+             same runtime; median, min and max over the rounds",
+            if rounds == 1 { "" } else { "s" }
+        ),
+        versions: format!(
+            "ringloop {} ({}), monoio {}, tokio-uring {}, compio {}, tokio {}, io-uring {}",
+            env!("VERSION_RINGLOOP"),
+            machine::ringloop_revision(),
+            env!("VERSION_MONOIO"),
+            env!("VERSION_TOKIO_URING"),
+            env!("VERSION_COMPIO"),
+            env!("VERSION_TOKIO"),
+            env!("VERSION_IO_URING"),
+        ),
+    };
+    println!("ringloop-compare, {}", header.date);
+    println!("machine: {}", header.machine);
+    println!("versions: {}", header.versions);
+    println!("method: {}\n", header.method);
+
+    let mut reports = Vec::new();
+    for s in &selected {
+        for case in s.cases {
+            let r = run_case(s, case, cli, rounds, child_cpu);
+            println!("{}", report::text(&r));
+            let _ = std::io::stdout().flush();
+            reports.push(r);
+        }
+    }
+
+    if let Some(path) = &cli.out {
+        let md = report::markdown(&header, &reports);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        f.write_all(md.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("appended the results to {}", path.display());
+    }
+    println!("total wall time: {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Runs every peer of one case `rounds` times, interleaved:
+/// for round in 1..=R { for peer in peers { run once } }.
+fn run_case(
+    s: &Scenario,
+    case: &scenarios::Case,
+    cli: &Cli,
+    rounds: u32,
+    cpu: usize,
+) -> CaseReport {
+    let n = if cli.quick { case.n_quick } else { case.n };
+    let peers: Vec<_> = s
+        .peers
+        .iter()
+        .filter(|p| cli.peers.is_empty() || cli.peers.iter().any(|q| q == p.name))
+        .collect();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
+    let mut skipped: Vec<Option<String>> = vec![None; peers.len()];
+    let mut notes: Vec<Option<String>> = vec![None; peers.len()];
+    let title = case.title.replace("{n}", &report::thousands(n));
+    eprintln!("{}: {title}", s.name);
+    for round in 1..=rounds {
+        let mut progress = format!("  round {round}/{rounds}:");
+        for (i, p) in peers.iter().enumerate() {
+            if skipped[i].is_some() {
+                continue;
+            }
+            match runner::run_child(s.name, case.id, p.name, n, cpu) {
+                RunResult::Sample { ops, nanos, note } => {
+                    let rate = RunResult::per_sec(ops, nanos);
+                    samples[i].push(rate);
+                    notes[i] = note;
+                    progress += &format!(" {} {:.3}M", p.name, rate / 1e6);
+                }
+                RunResult::Skipped(why) => {
+                    progress += &format!(" {} skipped", p.name);
+                    skipped[i] = Some(why);
+                }
+            }
+        }
+        eprintln!("{progress}");
+    }
+    let rows = peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Row {
+            peer: p.name,
+            result: match skipped[i].take() {
+                Some(why) => Err(why),
+                None => stats::summarize(&samples[i]).ok_or_else(|| "no runs".to_string()),
+            },
+            note: notes[i].take(),
+        })
+        .collect();
+    CaseReport {
+        scenario: s.name,
+        title,
+        unit: s.unit,
+        rounds,
+        rows,
+    }
+}
+
+/// The command as typed, as far as it can be told from inside.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let exe = std::env::current_exe().unwrap_or_default();
+    let via_cargo = std::env::var_os("CARGO").is_some();
+    if via_cargo {
+        let profile = if exe.components().any(|c| c.as_os_str() == "release") {
+            " --release"
+        } else {
+            ""
+        };
+        format!(
+            "cargo run{profile} -p ringloop-compare -- {}",
+            args.join(" ")
+        )
+    } else {
+        format!("{} {}", exe.display(), args.join(" "))
+    }
+}
