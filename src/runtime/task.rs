@@ -449,14 +449,19 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
         let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) else {
             unreachable!("matched Finished just above")
         };
-        // SAFETY: the caller passes a `*mut Poll<Result<F::Output, JoinError>>`.
-        unsafe { *(dst as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(result) };
+        // SAFETY: the caller passes a `*mut Poll<Result<F::Output, JoinError>>`
+        // holding `Pending`, which has nothing to drop, so overwriting it
+        // without dropping it loses nothing.
+        unsafe { std::ptr::write(dst as *mut Poll<Result<F::Output, JoinError>>, Poll::Ready(result)) };
     }
 }
 
 unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
     // SAFETY: forwarded from the caller.
     let stage = unsafe { stage::<F>(ptr) };
+    if let Stage::Consumed = stage {
+        return;
+    }
     let old = std::mem::replace(stage, Stage::Consumed);
     // An output's drop may panic; that must not unwind through the loop.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
