@@ -47,7 +47,11 @@
 //! * [`time`]: sleeps, timeouts and intervals, kept in user space and folded
 //!   into the loop's one wait.
 //! * [`buf`]: the owned-buffer traits that let the kernel own memory safely.
+//! * [`fs`]: files on the ring — positional reads and writes, vectored,
+//!   `O_DIRECT` and registered-buffer I/O, sync, metadata, path operations.
 //! * [`io`]: pipes, and the shared pieces of I/O resources.
+//! * [`net`]: TCP, UDP and Unix sockets, with multishot accept and receive
+//!   over provided buffer rings.
 //! * [`trace`]: every step of the model as an event, for the curious.
 //!
 //! ## Guarantees
@@ -65,13 +69,20 @@
 
 pub mod buf;
 mod driver;
+pub mod fs;
 pub mod io;
+pub mod net;
 mod op;
 pub mod runtime;
 pub mod time;
 pub mod trace;
 
 pub use op::nop::nop;
+
+/// Fault injection for tests (feature `fault-injection`; not a stable API).
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub use driver::fault;
 pub use runtime::{
     spawn, spawn_blocking, stats, yield_now, Builder, JoinError, JoinHandle, Runtime, Stats,
 };

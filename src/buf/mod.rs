@@ -18,15 +18,22 @@
 //! The traits are `unsafe` because the runtime trusts them with raw pointers:
 //! an implementation promises that [`IoBuf::stable_ptr`] points at
 //! [`IoBuf::bytes_init`] readable bytes (and, for [`IoBufMut`],
-//! [`IoBufMut::bytes_total`] writable ones) that stay at that address while
+//! [`IoBuf::bytes_total`] writable ones) that stay at that address while
 //! the value is moved around, until it is dropped. Heap-backed containers
 //! (`Vec<u8>`, `Box<[u8]>`, `String`, `bytes::Bytes`-like types) satisfy this;
 //! arrays on the stack do not. Because every safe API takes the buffer by
 //! value and with a `'static` bound, `mem::forget` on a future can only leak
 //! the buffer, never let the kernel write into memory that was freed.
 
+mod aligned;
+mod fixed;
+mod ring;
 mod slice;
 
+pub use aligned::AlignedBuf;
+pub use fixed::{FixedBuf, FixedBufPool, FixedIoBuf, MAX_FIXED_BUFS, MAX_FIXED_BUF_SIZE};
+pub(crate) use ring::BufWaiter;
+pub use ring::{BufRing, RingBuf};
 pub use slice::Slice;
 
 /// A buffer the kernel may read from for the duration of an operation.

@@ -23,13 +23,20 @@
 //!   A CQE nobody claims (its op was dropped) is finalised the same way, so
 //!   the pool never shrinks.
 //! * **Exhaustion.** When the ring is empty, a receive fails with `ENOBUFS`
-//!   and no data is lost (it stays in the socket). Receivers wait for a
-//!   buffer to come back ([`BufRing::poll_available`]) and re-arm.
+//!   and no data is lost (it stays in the socket). A receiver that met it
+//!   waits ([`BufWaiter`]) until a buffer has come back since it armed, then
+//!   re-arms: an empty ring makes receivers sleep, never spin.
+//! * **Waking.** Each returned buffer wakes **one** waiting receiver, first
+//!   come first served, so a thousand receivers sharing a dry ring do not
+//!   all re-arm for every buffer. A waiter dropped after it was woken but
+//!   before it used the wake passes it on to the next one, so no wake is
+//!   lost.
 
 use crate::driver::registry::unregister_buf_ring;
 use crate::driver::Driver;
 use crate::runtime::context;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
@@ -89,8 +96,10 @@ struct Inner {
     tail: Cell<u16>,
     /// Buffers handed to the program (as `RingBuf`s) and not yet returned.
     out: Cell<u16>,
-    /// Receivers waiting for a buffer to come back.
-    waiters: RefCell<Vec<Waker>>,
+    /// Buffers returned so far (an epoch for receivers that met `ENOBUFS`).
+    returned: Cell<u64>,
+    /// Receivers waiting for a buffer to come back, in arrival order.
+    waiters: RefCell<WaitQueue>,
     /// The driver the group is registered with, and its ring fd.
     driver: Weak<RefCell<Driver>>,
     ring_fd: RawFd,
@@ -108,14 +117,17 @@ impl BufRing {
     /// ringloop runtime.
     pub fn new(entries: u16, buf_len: usize) -> io::Result<BufRing> {
         if !entries.is_power_of_two() || entries > MAX_ENTRIES {
-            return Err(invalid("buffer ring entries must be a power of two up to 32768"));
+            return Err(invalid(
+                "buffer ring entries must be a power of two up to 32768",
+            ));
         }
         let buf_len_u32 = u32::try_from(buf_len)
             .ok()
             .filter(|&n| n > 0)
             .ok_or_else(|| invalid("buffer length must be in 1..=u32::MAX"))?;
         let page = page_size();
-        let ring_bytes = (usize::from(entries) * std::mem::size_of::<RawBuf>()).next_multiple_of(page);
+        let ring_bytes =
+            (usize::from(entries) * std::mem::size_of::<RawBuf>()).next_multiple_of(page);
         let map_len = usize::from(entries)
             .checked_mul(buf_len)
             .and_then(|b| b.checked_add(ring_bytes))
@@ -142,7 +154,7 @@ impl BufRing {
         // SAFETY: `ring_bytes < map_len`, so the offset stays in the mapping.
         let bufs = unsafe { ring.cast::<u8>().add(ring_bytes) };
         let driver = handle.borrow();
-        let inner = Inner {
+        let mut inner = Inner {
             ring,
             bufs,
             map_len,
@@ -150,8 +162,9 @@ impl BufRing {
             buf_len: buf_len_u32,
             bgid: 0,
             tail: Cell::new(0),
-            out: Cell::new(entries),
-            waiters: RefCell::new(Vec::new()),
+            out: Cell::new(0),
+            returned: Cell::new(0),
+            waiters: RefCell::new(WaitQueue::default()),
             driver: Rc::downgrade(&handle),
             ring_fd: driver.ring_fd(),
         };
@@ -160,9 +173,8 @@ impl BufRing {
             inner.push(bid, false);
         }
         inner.publish();
-        let mut inner = inner;
         let mut last_err = None;
-        for _ in 0..64 {
+        for _ in 0..=u16::MAX {
             let bgid = NEXT_BGID.fetch_add(1, Ordering::Relaxed);
             // SAFETY: the ring is page aligned (start of a mapping), holds
             // `entries` entries, and stays mapped until `Inner::drop`, which
@@ -205,14 +217,9 @@ impl BufRing {
         self.0.bgid
     }
 
-    /// `Ready` when at least one buffer is available; otherwise registers
-    /// `cx`'s waker, to be woken when a [`RingBuf`] is dropped.
-    pub(crate) fn poll_available(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.available() > 0 {
-            return Poll::Ready(());
-        }
-        self.0.waiters.borrow_mut().push(cx.waker().clone());
-        Poll::Pending
+    /// How many buffers have been returned to the ring so far.
+    pub(crate) fn returned(&self) -> u64 {
+        self.0.returned.get()
     }
 
     /// Claims the buffer a CQE names (`IORING_CQE_F_BUFFER`), holding `len`
@@ -264,15 +271,24 @@ impl Inner {
 
     fn buf_ptr(&self, bid: u16) -> *mut u8 {
         // SAFETY: `bid < entries`, so the offset stays inside the buffers.
-        unsafe { self.bufs.as_ptr().add(usize::from(bid) * self.buf_len as usize) }
+        unsafe {
+            self.bufs
+                .as_ptr()
+                .add(usize::from(bid) * self.buf_len as usize)
+        }
     }
 
     /// Gives buffer `bid` back to the kernel and wakes waiting receivers.
     fn give_back(&self, bid: u16) {
         self.push(bid, true);
         self.out.set(self.out.get() - 1);
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for waker in waiters {
+        self.returned.set(self.returned.get() + 1);
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
+        let waker = self.waiters.borrow_mut().queue.pop_front();
+        if let Some((_, waker)) = waker {
             waker.wake();
         }
     }
@@ -292,6 +308,82 @@ impl Drop for Inner {
         }
         // SAFETY: the mapping made in `new`; the kernel no longer uses it.
         unsafe { libc::munmap(self.ring.as_ptr().cast(), self.map_len) };
+    }
+}
+
+/// Receivers waiting for buffers: `(key, waker)` in arrival order.
+#[derive(Default)]
+struct WaitQueue {
+    queue: VecDeque<(u64, Waker)>,
+    next_key: u64,
+}
+
+/// A receiver's place in a ring's wait queue.
+///
+/// A receive that failed with `ENOBUFS` at `epoch` (the ring's
+/// [`BufRing::returned`] count when it was armed) waits with
+/// [`BufWaiter::poll_returned_after`] until a buffer has been returned
+/// since; every returned buffer wakes one waiter. Dropping a waiter that was
+/// woken but did not use the wake passes it on.
+pub(crate) struct BufWaiter {
+    ring: BufRing,
+    /// Our entry in the queue; `None` when not registered (or the wake was
+    /// used).
+    key: Option<u64>,
+}
+
+impl BufWaiter {
+    pub(crate) fn new(ring: &BufRing) -> BufWaiter {
+        BufWaiter {
+            ring: ring.clone(),
+            key: None,
+        }
+    }
+
+    /// `Ready` once a buffer has been returned after `epoch`; otherwise
+    /// queues (or refreshes) `cx`'s waker.
+    pub(crate) fn poll_returned_after(&mut self, epoch: u64, cx: &mut Context<'_>) -> Poll<()> {
+        let inner = &self.ring.0;
+        let mut waiters = inner.waiters.borrow_mut();
+        let entry = self
+            .key
+            .and_then(|key| waiters.queue.iter_mut().find(|(k, _)| *k == key));
+        if inner.returned.get() > epoch {
+            // Done waiting: leave the queue (if still in it), use the wake.
+            if let Some(key) = self.key.take() {
+                waiters.queue.retain(|(k, _)| *k != key);
+            }
+            return Poll::Ready(());
+        }
+        match entry {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => {
+                let key = waiters.next_key;
+                waiters.next_key += 1;
+                waiters.queue.push_back((key, cx.waker().clone()));
+                self.key = Some(key);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for BufWaiter {
+    fn drop(&mut self) {
+        let Some(key) = self.key else {
+            return;
+        };
+        let inner = &self.ring.0;
+        let queued = {
+            let mut waiters = inner.waiters.borrow_mut();
+            let before = waiters.queue.len();
+            waiters.queue.retain(|(k, _)| *k != key);
+            waiters.queue.len() != before
+        };
+        if !queued {
+            // We were woken (popped) but never used the wake: pass it on.
+            inner.wake_one();
+        }
     }
 }
 

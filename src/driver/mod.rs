@@ -19,12 +19,20 @@
 //!   part at or above [`op::RESERVED_INDEX`] are the driver's own (cancels,
 //!   the wake-up eventfd read).
 
+#[allow(dead_code)] // being wired in (readiness driver)
+pub(crate) mod epoll;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+pub(crate) mod multishot;
 pub(crate) mod op;
+pub(crate) mod registry;
+pub(crate) mod registry_fs;
+pub(crate) mod setup;
 mod sys;
 pub(crate) mod uring;
 
 pub(crate) use op::{Cqe, Op, OpData};
-pub(crate) use uring::{Driver, SetupFlags};
+pub(crate) use uring::Driver;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -7,7 +7,7 @@
 //! # Protocol
 //!
 //! ```text
-//!            push SQE           CQE (F_MORE)            CQE (no F_MORE)
+//!   first poll: push SQE    CQE (F_MORE)            CQE (no F_MORE)
 //!  (none) ───────────▶ Multishot ─────────▶ Multishot ─────────────────▶ ended
 //!                        │  queued in the slot, taken by poll_next      (slot freed
 //!                        │                                               when taken)
@@ -17,9 +17,9 @@
 //!                                                                        data freed
 //! ```
 //!
-//! * The slot is `Lifecycle::Multishot` from the moment the SQE is pushed
-//!   (nothing is reaped between the push and the switch, so no CQE can be
-//!   routed to it as a single-shot op).
+//! * The SQE is pushed at the first poll, and the slot is
+//!   `Lifecycle::Multishot` from then on (nothing is reaped between the push
+//!   and the switch, so no CQE can be routed to it as a single-shot op).
 //! * [`Multishot::poll_next`] takes CQEs in arrival order and turns each into
 //!   an item with [`MultishotData::on_cqe`]. Taking the terminal CQE frees the
 //!   slot; the stream then yields `None`.
@@ -32,8 +32,6 @@
 use super::op::{Cqe, Lifecycle, Orphan};
 use super::Handle;
 use crate::runtime::context;
-use std::collections::VecDeque;
-use std::io;
 use std::task::{Context, Poll};
 
 /// The data one multishot operation owns while in flight, and how each of
@@ -50,14 +48,22 @@ pub(crate) unsafe trait MultishotData: 'static {
     type Item;
     /// Name used in traces.
     const NAME: &'static str;
+    /// Builds the SQE (its `user_data` is set by the driver). Called once,
+    /// at the first poll.
+    fn sqe(&mut self) -> io_uring::squeue::Entry;
     /// Turns one CQE into an item. May run inside reaping, with the driver
     /// borrowed: it must not submit ops.
     fn on_cqe(&mut self, cqe: Cqe) -> Self::Item;
 }
 
 /// A multishot op: a stream of items, one per CQE.
+///
+/// Lazy like [`Op`](super::Op): the SQE is pushed at the first
+/// [`Multishot::poll_next`]. Polled outside a runtime, it yields one item
+/// made from an error CQE and ends.
 pub(crate) struct Multishot<T: MultishotData> {
-    driver: Handle,
+    /// The driver, once submitted.
+    driver: Option<Handle>,
     user_data: u64,
     /// `None` only after [`Multishot::into_data`].
     data: Option<T>,
@@ -66,42 +72,14 @@ pub(crate) struct Multishot<T: MultishotData> {
 }
 
 impl<T: MultishotData> Multishot<T> {
-    /// Moves `data` into a new multishot op, builds its SQE with `build` and
-    /// queues it on the current runtime's ring.
-    ///
-    /// # Errors
-    ///
-    /// Outside a ringloop runtime; the data is handed back.
-    pub(crate) fn submit(
-        mut data: T,
-        build: impl FnOnce(&mut T) -> io_uring::squeue::Entry,
-    ) -> Result<Multishot<T>, (io::Error, T)> {
-        let driver = match context::driver() {
-            Ok(driver) => driver,
-            Err(e) => return Err((e, data)),
-        };
-        let sqe = build(&mut data);
-        let user_data = {
-            let mut d = driver.borrow_mut();
-            let user_data = d.push_op(sqe, T::NAME);
-            let Some(slot) = d.ops.get_mut(user_data) else {
-                unreachable!("push_op inserted this slot and nothing removed it")
-            };
-            // No CQE can have been routed yet: routing happens only when the
-            // driver reaps, and pushing never reaps.
-            slot.lifecycle = Lifecycle::Multishot {
-                cqes: VecDeque::new(),
-                waker: None,
-                ended: false,
-            };
-            user_data
-        };
-        Ok(Multishot {
-            driver,
-            user_data,
+    /// A multishot op that will run `data` when first polled.
+    pub(crate) fn new(data: T) -> Multishot<T> {
+        Multishot {
+            driver: None,
+            user_data: 0,
             data: Some(data),
             ended: false,
-        })
+        }
     }
 
     /// The next item, `Pending` until a CQE arrives, `None` after the
@@ -110,8 +88,47 @@ impl<T: MultishotData> Multishot<T> {
         if self.ended {
             return Poll::Ready(None);
         }
+        let data = self
+            .data
+            .as_mut()
+            .expect("data is present until the op ends");
+        let Some(driver) = &self.driver else {
+            match context::driver() {
+                Ok(driver) => {
+                    let sqe = data.sqe();
+                    let mut d = driver.borrow_mut();
+                    let user_data = d.push_op(sqe, T::NAME, cx.waker().clone());
+                    let Some(slot) = d.ops.get_mut(user_data) else {
+                        unreachable!("push_op inserted this slot and nothing removed it")
+                    };
+                    // No CQE can have been routed yet: routing happens only
+                    // when the driver reaps, and pushing never reaps.
+                    let waker = match std::mem::replace(&mut slot.lifecycle, Lifecycle::Submitted) {
+                        Lifecycle::Waiting(waker) => Some(waker),
+                        _ => unreachable!("push_op makes a Waiting slot"),
+                    };
+                    slot.lifecycle = Lifecycle::Multishot {
+                        cqes: Box::default(),
+                        waker,
+                        ended: false,
+                    };
+                    drop(d);
+                    self.user_data = user_data;
+                    self.driver = Some(driver);
+                    return Poll::Pending;
+                }
+                Err(e) => {
+                    self.ended = true;
+                    let cqe = Cqe {
+                        result: Err(e),
+                        flags: 0,
+                    };
+                    return Poll::Ready(Some(data.on_cqe(cqe)));
+                }
+            }
+        };
         let cqe = {
-            let mut driver = self.driver.borrow_mut();
+            let mut driver = driver.borrow_mut();
             let Some(slot) = driver.ops.get_mut(self.user_data) else {
                 unreachable!("a multishot slot lives until its terminal CQE is taken")
             };
@@ -131,11 +148,10 @@ impl<T: MultishotData> Multishot<T> {
             }
             cqe
         };
-        let data = self.data.as_mut().expect("data is present until into_data");
         Poll::Ready(Some(data.on_cqe(cqe)))
     }
 
-    /// Whether the terminal CQE has been taken (the op is over).
+    /// Whether the op is over: its terminal CQE has been taken.
     pub(crate) fn is_ended(&self) -> bool {
         self.ended
     }
@@ -152,6 +168,9 @@ impl<T: MultishotData> Multishot<T> {
 
 impl<T: MultishotData> Drop for Multishot<T> {
     fn drop(&mut self) {
+        let Some(driver) = self.driver.take() else {
+            return; // never submitted
+        };
         if self.ended {
             return; // the slot is gone; the kernel is done with the data
         }
@@ -159,29 +178,30 @@ impl<T: MultishotData> Drop for Multishot<T> {
             return;
         };
         let (queued, ended) = {
-            let mut driver = self.driver.borrow_mut();
+            let mut driver = driver.borrow_mut();
             let Some(slot) = driver.ops.get_mut(self.user_data) else {
                 return;
             };
             let Lifecycle::Multishot { cqes, ended, .. } = &mut slot.lifecycle else {
                 unreachable!("a live multishot op's slot is Multishot")
             };
-            (std::mem::take(cqes), *ended)
+            (std::mem::take(&mut **cqes), *ended)
         };
         // Finalise outside the borrow: dropping an item may drop resources.
         for cqe in queued {
             drop(data.on_cqe(cqe));
         }
-        let mut driver = self.driver.borrow_mut();
+        let mut d = driver.borrow_mut();
         if ended {
-            driver.ops.remove(self.user_data);
-            return;
+            d.ops.remove(self.user_data);
+            drop(d);
+            return; // `data` drops here, after the borrow
         }
-        let Some(slot) = driver.ops.get_mut(self.user_data) else {
+        let Some(slot) = d.ops.get_mut(self.user_data) else {
             unreachable!("nothing reaps while the stream is being dropped")
         };
         slot.lifecycle = Lifecycle::Ignored(Box::new(Parked(data)));
-        driver.cancel(self.user_data);
+        d.cancel(self.user_data);
     }
 }
 

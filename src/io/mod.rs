@@ -6,7 +6,7 @@
 //! operation is in flight (see [`crate::buf`]).
 
 mod pipe;
-mod shared_fd;
+pub(crate) mod shared_fd;
 
 pub use pipe::{pipe, PipeReader, PipeWriter};
 pub(crate) use shared_fd::SharedFd;

@@ -6,24 +6,73 @@
 //! the number cannot be reused by a new `open` and hit by a stale SQE still
 //! sitting in the submission queue. The close is a plain `close(2)` when the
 //! last clone goes; it never blocks on data.
+//!
+//! Each `SharedFd` also has an id unique in the process: the readiness
+//! driver registers descriptors under it, so a reused fd number is never
+//! mistaken for the closed one. Ids of closed, registered descriptors are
+//! queued (per thread) for the readiness driver to forget.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::cell::{Cell, RefCell};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+#[allow(dead_code)] // being wired in (readiness driver)
 #[derive(Clone, Debug)]
-pub(crate) struct SharedFd(Rc<OwnedFd>);
+pub(crate) struct SharedFd(Rc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    fd: OwnedFd,
+    id: u64,
+    /// Registered with this thread's readiness driver.
+    registered: Cell<bool>,
+}
+
+thread_local! {
+    static CLOSED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
 
 impl SharedFd {
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
-        SharedFd(Rc::new(fd))
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        SharedFd(Rc::new(Inner {
+            fd,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            registered: Cell::new(false),
+        }))
     }
 
     pub(crate) fn raw(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.0.fd.as_raw_fd()
     }
 
-    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        self.0.as_fd()
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.fd.as_fd()
     }
+
+    /// Unique for the life of the process (never 0).
+    pub(crate) fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The readiness driver registered this descriptor.
+    pub(crate) fn mark_registered(&self) {
+        self.0.registered.set(true);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.registered.get() {
+            let _ = CLOSED.try_with(|c| c.borrow_mut().push(self.id));
+        }
+    }
+}
+
+/// Ids of registered descriptors closed on this thread since the last call.
+pub(crate) fn take_closed() -> Vec<u64> {
+    CLOSED
+        .try_with(|c| std::mem::take(&mut *c.borrow_mut()))
+        .unwrap_or_default()
 }

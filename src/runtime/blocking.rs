@@ -50,9 +50,12 @@ impl Pool {
     fn submit(&'static self, job: Job) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.queue.push_back(job);
+        // `idle` only drops when a woken worker retakes the lock, so compare
+        // with the queue: a burst must start threads, not queue behind one.
         if state.idle > 0 {
             self.work.notify_one();
-        } else if state.threads < MAX_THREADS {
+        }
+        if state.queue.len() > state.idle && state.threads < MAX_THREADS {
             state.threads += 1;
             let spawned = std::thread::Builder::new()
                 .name("ringloop-blocking".into())

@@ -21,12 +21,11 @@ mod task;
 pub use self::blocking::spawn_blocking;
 pub use self::join::{JoinError, JoinHandle};
 pub use self::stats::Stats;
-pub use crate::driver::uring::SetupFlags;
-pub use crate::driver::uring::UringUnavailable;
+pub use crate::driver::setup::{SetupFlags, UringUnavailable};
 
 use self::core::Core;
 use self::shared::Shared;
-use crate::driver::uring::RingConfig;
+use crate::driver::setup::RingConfig;
 use crate::driver::Driver;
 use crate::trace::{Event, Observer};
 use std::future::Future;

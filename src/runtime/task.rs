@@ -106,7 +106,7 @@ impl TaskRef {
     {
         let cell = Box::new(TaskCell {
             header: Header {
-                state: AtomicUsize::new(SCHEDULED | 3 * REF_ONE),
+                state: AtomicUsize::new(SCHEDULED | (3 * REF_ONE)),
                 vtable: vtable::<F>(),
                 runtime,
                 id,
@@ -452,7 +452,12 @@ unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
         // SAFETY: the caller passes a `*mut Poll<Result<F::Output, JoinError>>`
         // holding `Pending`, which has nothing to drop, so overwriting it
         // without dropping it loses nothing.
-        unsafe { std::ptr::write(dst as *mut Poll<Result<F::Output, JoinError>>, Poll::Ready(result)) };
+        unsafe {
+            std::ptr::write(
+                dst as *mut Poll<Result<F::Output, JoinError>>,
+                Poll::Ready(result),
+            )
+        };
     }
 }
 

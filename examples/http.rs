@@ -1,0 +1,230 @@
+//! Minimal HTTP/1.1 keep-alive responder: answers every request with
+//! "Hello world!". The workload used to compare runtimes with `wrk`.
+//!
+//! ```text
+//! cargo run --release --example http -- 127.0.0.1:8080
+//! taskset -c 0 target/release/examples/http 127.0.0.1:8080 --stats 5
+//! taskset -c 1 wrk -t1 -c64 -d10s http://127.0.0.1:8080/
+//! options: --threads N (1; SO_REUSEPORT, one runtime per thread)
+//!          --ring ENTRIES (512)  --buf BYTES (4096)  --stats SECS (off)
+//! ```
+//!
+//! Each connection has one multishot receive for its whole life, over a
+//! ring of buffers shared by all connections of the thread: a request
+//! costs one CQE in and one send (SQE + CQE) out, and the loop makes one
+//! `io_uring_enter` per turn for all connections together. Pipelined
+//! requests that arrive in one chunk get their responses in one send. A
+//! request is anything that ends with an empty line; bodies are not
+//! supported (`wrk` sends `GET`s).
+
+use ringloop::buf::BufRing;
+use ringloop::net::{TcpListener, TcpStream};
+use std::cell::Cell;
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Type: text/plain\r\n\r\nHello world!";
+
+/// Unparsed bytes a connection may hold before it is closed.
+const MAX_PENDING: usize = 64 * 1024;
+
+#[derive(Clone)]
+struct Args {
+    addr: String,
+    threads: usize,
+    ring: u16,
+    buf: usize,
+    stats: Option<u64>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut parsed = Args {
+        addr: String::new(),
+        threads: 1,
+        ring: 512,
+        buf: 4096,
+        stats: None,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--threads" => {
+                parsed.threads = value("--threads")?
+                    .parse()
+                    .map_err(|e| format!("--threads: {e}"))?
+            }
+            "--ring" => {
+                parsed.ring = value("--ring")?
+                    .parse()
+                    .map_err(|e| format!("--ring: {e}"))?
+            }
+            "--buf" => parsed.buf = value("--buf")?.parse().map_err(|e| format!("--buf: {e}"))?,
+            "--stats" => {
+                parsed.stats = Some(
+                    value("--stats")?
+                        .parse()
+                        .map_err(|e| format!("--stats: {e}"))?,
+                )
+            }
+            addr if !addr.starts_with('-') && parsed.addr.is_empty() => parsed.addr = addr.into(),
+            other => return Err(format!("unexpected argument {other}")),
+        }
+    }
+    if parsed.addr.is_empty() {
+        return Err(
+            "usage: http ADDR [--threads N] [--ring N] [--buf BYTES] [--stats SECS]".into(),
+        );
+    }
+    Ok(parsed)
+}
+
+fn main() -> io::Result<()> {
+    let args = parse_args().map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    if args.threads <= 1 {
+        return serve_thread(0, &args);
+    }
+    let handles: Vec<_> = (0..args.threads)
+        .map(|i| {
+            let args = args.clone();
+            std::thread::spawn(move || serve_thread(i, &args))
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("server thread panicked")?;
+    }
+    Ok(())
+}
+
+/// One runtime, one listener (shared through `SO_REUSEPORT` when there are
+/// several threads), one buffer ring.
+fn serve_thread(index: usize, args: &Args) -> io::Result<()> {
+    let rt = ringloop::Runtime::new()?;
+    rt.block_on(async {
+        let listener = if args.threads > 1 {
+            TcpListener::bind_reuseport(args.addr.as_str()).await?
+        } else {
+            TcpListener::bind(args.addr.as_str()).await?
+        };
+        listener.set_backlog(4096)?;
+        eprintln!("http[{index}]: listening on {}", listener.local_addr()?);
+        let ring = BufRing::new(args.ring, args.buf)?;
+        let served = Rc::new(Cell::new(0u64));
+        if let Some(secs) = args.stats {
+            ringloop::spawn(report(index, Duration::from_secs(secs), Rc::clone(&served)));
+        }
+        let mut incoming = listener.incoming();
+        loop {
+            match incoming.next().await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    ringloop::spawn(serve(stream, ring.clone(), Rc::clone(&served)));
+                }
+                Err(e) => eprintln!("http[{index}]: accept: {e}"),
+            }
+        }
+    })
+}
+
+/// Answers the requests of one connection until EOF, an error, or garbage.
+async fn serve(stream: TcpStream, ring: BufRing, served: Rc<Cell<u64>>) {
+    let mut chunks = stream.recv_multishot(&ring);
+    // Bytes of a request split across chunks.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::with_capacity(RESPONSE.len() * 16);
+    while let Some(Ok(chunk)) = chunks.next().await {
+        let requests = if pending.is_empty() {
+            let (n, used) = count_requests(&chunk);
+            pending.extend_from_slice(&chunk[used..]);
+            n
+        } else {
+            pending.extend_from_slice(&chunk);
+            let (n, used) = count_requests(&pending);
+            pending.drain(..used);
+            n
+        };
+        drop(chunk); // back to the ring before we wait on the send
+        if pending.len() > MAX_PENDING {
+            return;
+        }
+        if requests == 0 {
+            continue;
+        }
+        out.clear();
+        for _ in 0..requests {
+            out.extend_from_slice(RESPONSE);
+        }
+        let (res, buf) = stream.write_all(out).await;
+        out = buf;
+        if res.is_err() {
+            return;
+        }
+        served.set(served.get() + requests as u64);
+    }
+}
+
+/// Number of complete requests (each ends with `\r\n\r\n`) at the start of
+/// `buf`, and how many bytes they take.
+fn count_requests(buf: &[u8]) -> (usize, usize) {
+    let mut count = 0;
+    let mut used = 0;
+    let mut i = 0;
+    while i + 4 <= buf.len() {
+        // Jump from '\n' to '\n': the terminator is "\r\n\r\n".
+        match buf[i + 3..].iter().position(|&b| b == b'\n') {
+            None => break,
+            Some(p) => {
+                let end = i + 3 + p; // index of a '\n'
+                if &buf[end - 3..=end] == b"\r\n\r\n" {
+                    count += 1;
+                    used = end + 1;
+                    i = end + 1;
+                } else {
+                    i = end - 2;
+                }
+            }
+        }
+    }
+    (count, used)
+}
+
+/// Prints requests per second and `io_uring_enter` calls per request.
+async fn report(index: usize, every: Duration, served: Rc<Cell<u64>>) {
+    let mut last = (ringloop::stats(), 0u64);
+    loop {
+        ringloop::time::sleep(every).await;
+        let (stats, done) = (ringloop::stats(), served.get());
+        let requests = done - last.1;
+        let enters = stats.enters - last.0.enters;
+        let per_req = if requests > 0 {
+            enters as f64 / requests as f64
+        } else {
+            0.0
+        };
+        eprintln!(
+            "http[{index}]: {:.0} req/s, {per_req:.3} io_uring_enter per request",
+            requests as f64 / every.as_secs_f64()
+        );
+        last = (stats, done);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_requests;
+
+    #[test]
+    fn requests_are_counted_across_chunk_boundaries() {
+        let one = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(count_requests(one), (1, one.len()));
+        let two = [&one[..], &one[..]].concat();
+        assert_eq!(count_requests(&two), (2, two.len()));
+        assert_eq!(count_requests(&one[..one.len() - 1]), (0, 0));
+        let split = [&one[..], &one[..10]].concat();
+        assert_eq!(count_requests(&split), (1, one.len()));
+        assert_eq!(count_requests(b"\r\n\r\n"), (1, 4));
+        assert_eq!(count_requests(b"\n\n\n\n"), (0, 0));
+    }
+}

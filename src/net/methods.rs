@@ -1,0 +1,174 @@
+//! The I/O methods every stream socket type has, written once.
+//!
+//! `TcpStream`, `UnixStream` and the split halves differ only in how they
+//! are made; their reads and writes are the same calls on the inner
+//! [`Socket`](super::socket::Socket). These macros expand to those methods
+//! in each type's `impl` block (the type provides `fn socket(&self)`).
+
+/// Receiving methods of a stream socket.
+macro_rules! stream_read_methods {
+    () => {
+        /// Reads at most `buf.bytes_total()` bytes into `buf` (one `RECV`);
+        /// returns how many, with the buffer. `Ok(0)` is EOF: the peer shut
+        /// down its writing side or closed.
+        ///
+        /// # Errors
+        ///
+        /// The receive's error: `ConnectionReset` when the peer reset the
+        /// connection, …
+        pub async fn read<B: $crate::buf::IoBufMut>(
+            &self,
+            buf: B,
+        ) -> (::std::io::Result<usize>, B) {
+            self.socket().read(buf).await
+        }
+
+        /// Like [`read`](Self::read), with `recv(2)` flags (`MSG_PEEK`,
+        /// `MSG_WAITALL`, …).
+        ///
+        /// # Errors
+        ///
+        /// As for [`read`](Self::read); `InvalidInput` for flags the kernel
+        /// refuses.
+        pub async fn recv<B: $crate::buf::IoBufMut>(
+            &self,
+            buf: B,
+            flags: ::libc::c_int,
+        ) -> (::std::io::Result<usize>, B) {
+            self.socket().recv(buf, flags).await
+        }
+
+        /// Reads into `bufs` in order (one `READV`); returns the total.
+        ///
+        /// # Errors
+        ///
+        /// As for [`read`](Self::read).
+        pub async fn readv<B: $crate::buf::IoBufMut>(
+            &self,
+            bufs: Vec<B>,
+        ) -> (::std::io::Result<usize>, Vec<B>) {
+            self.socket().readv(bufs).await
+        }
+
+        /// Reads into a buffer the kernel picks from `ring` when data
+        /// arrives (one `RECV` with buffer select); `Ok(None)` is EOF. While
+        /// the ring is empty it waits for a buffer to be returned.
+        ///
+        /// # Errors
+        ///
+        /// As for [`read`](Self::read).
+        pub async fn read_ring(
+            &self,
+            ring: &$crate::buf::BufRing,
+        ) -> ::std::io::Result<Option<$crate::buf::RingBuf>> {
+            self.socket().read_ring(ring).await
+        }
+
+        /// Everything this socket receives, as buffers of `ring`, from one
+        /// multishot receive (see [`RecvStream`]($crate::net::RecvStream)).
+        /// Only one receive should be in flight on a socket at a time.
+        pub fn recv_multishot(&self, ring: &$crate::buf::BufRing) -> $crate::net::RecvStream {
+            self.socket().recv_multishot(ring)
+        }
+    };
+}
+
+/// Sending methods of a stream socket.
+macro_rules! stream_write_methods {
+    () => {
+        /// Sends some of `buf`'s initialised bytes (one `SEND`, with
+        /// `MSG_NOSIGNAL`); returns how many, with the buffer.
+        ///
+        /// # Errors
+        ///
+        /// `BrokenPipe` when the peer is gone (never `SIGPIPE`),
+        /// `ConnectionReset` when it reset the connection, …
+        pub async fn write<B: $crate::buf::IoBuf>(&self, buf: B) -> (::std::io::Result<usize>, B) {
+            self.socket().send(buf, 0).await
+        }
+
+        /// Sends all of `buf`'s initialised bytes, in as many sends as it
+        /// takes.
+        ///
+        /// # Errors
+        ///
+        /// As for [`write`](Self::write); `WriteZero` if the kernel accepts
+        /// nothing.
+        pub async fn write_all<B: $crate::buf::IoBuf>(&self, buf: B) -> (::std::io::Result<()>, B) {
+            self.socket().write_all(buf).await
+        }
+
+        /// Like [`write`](Self::write), with `send(2)` flags (`MSG_MORE`,
+        /// …); `MSG_NOSIGNAL` is always added.
+        ///
+        /// # Errors
+        ///
+        /// As for [`write`](Self::write).
+        pub async fn send<B: $crate::buf::IoBuf>(
+            &self,
+            buf: B,
+            flags: ::libc::c_int,
+        ) -> (::std::io::Result<usize>, B) {
+            self.socket().send(buf, flags).await
+        }
+
+        /// Sends the initialised bytes of `bufs`, in order, in one call
+        /// (`SENDMSG` with an iovec per buffer and `MSG_NOSIGNAL`); returns
+        /// how many bytes were sent in all.
+        ///
+        /// # Errors
+        ///
+        /// As for [`write`](Self::write).
+        pub async fn writev<B: $crate::buf::IoBuf>(
+            &self,
+            bufs: Vec<B>,
+        ) -> (::std::io::Result<usize>, Vec<B>) {
+            self.socket().writev(bufs).await
+        }
+
+        /// Sends some of `buf` without copying it, where the kernel can
+        /// (`SEND_ZC`, Linux 6.0; a plain send elsewhere). Resolves — and
+        /// hands the buffer back — only once the kernel has notified that
+        /// it no longer reads it; dropped before, the buffer is kept until
+        /// that notification. Worth it for large buffers.
+        ///
+        /// # Errors
+        ///
+        /// As for [`write`](Self::write).
+        pub async fn send_zc<B: $crate::buf::IoBuf>(
+            &self,
+            buf: B,
+        ) -> (::std::io::Result<usize>, B) {
+            self.socket().send_zc(buf).await
+        }
+
+        /// Shuts down the reading side, the writing side (the peer reads
+        /// EOF), or both.
+        ///
+        /// # Errors
+        ///
+        /// `NotConnected` if the socket is not connected.
+        pub async fn shutdown(&self, how: ::std::net::Shutdown) -> ::std::io::Result<()> {
+            self.socket().shutdown(how).await
+        }
+    };
+}
+
+/// `AsRawFd` and `AsFd` for a type with `fn socket(&self)`.
+macro_rules! fd_impls {
+    ($($t:ty),*) => {$(
+        impl ::std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                self.socket().raw()
+            }
+        }
+
+        impl ::std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                self.socket().as_fd()
+            }
+        }
+    )*};
+}
+
+pub(crate) use {fd_impls, stream_read_methods, stream_write_methods};

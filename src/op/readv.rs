@@ -1,0 +1,62 @@
+//! `IORING_OP_READV` into several owned buffers, filled in order.
+
+use crate::buf::IoBufMut;
+use crate::driver::{Cqe, Op, OpData};
+use crate::io::SharedFd;
+use io_uring::{opcode, squeue, types};
+use std::io;
+
+pub(crate) struct Readv<B> {
+    /// Keeps the fd open until the terminal CQE.
+    fd: SharedFd,
+    bufs: Vec<B>,
+    /// One iovec per buffer; the kernel reads them at issue and on retry.
+    iovecs: Vec<libc::iovec>,
+}
+
+// SAFETY: the SQE points at `iovecs` (a Vec's heap memory, owned and never
+// resized in flight), which point into each buffer's stable memory.
+unsafe impl<B: IoBufMut> OpData for Readv<B> {
+    type Output = (io::Result<usize>, Vec<B>);
+    const NAME: &'static str = "readv";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        self.iovecs = self
+            .bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_mut_ptr().cast(),
+                iov_len: b.bytes_total(),
+            })
+            .collect();
+        let n = self.iovecs.len().min(u32::MAX as usize) as u32;
+        opcode::Readv::new(types::Fd(self.fd.raw()), self.iovecs.as_ptr(), n)
+            .offset(u64::MAX)
+            .build()
+    }
+
+    fn complete(self, cqe: Cqe) -> Self::Output {
+        let mut bufs = self.bufs;
+        let result = cqe.result.map(|n| {
+            let mut left = n as usize;
+            for buf in &mut bufs {
+                let here = left.min(buf.bytes_total());
+                // SAFETY: the kernel fills the iovecs in order; `n` bytes in
+                // all, so the first `here` bytes of this one are written.
+                unsafe { buf.set_init(here) };
+                left -= here;
+            }
+            n as usize
+        });
+        (result, bufs)
+    }
+}
+
+/// Reads into `bufs` in order (at the current position for streams).
+pub(crate) fn readv<B: IoBufMut>(fd: &SharedFd, bufs: Vec<B>) -> Op<Readv<B>> {
+    Op::new(Readv {
+        fd: fd.clone(),
+        bufs,
+        iovecs: Vec::new(),
+    })
+}

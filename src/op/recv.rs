@@ -1,0 +1,49 @@
+//! `IORING_OP_RECV` into an owned buffer.
+
+use crate::buf::IoBufMut;
+use crate::driver::{Cqe, Op, OpData};
+use crate::io::SharedFd;
+use io_uring::{opcode, squeue, types};
+use std::io;
+
+pub(crate) struct Recv<B> {
+    /// Keeps the socket open until the terminal CQE.
+    fd: SharedFd,
+    buf: B,
+    flags: libc::c_int,
+}
+
+// SAFETY: the SQE points into `buf`'s stable memory (IoBufMut contract),
+// which `Recv` owns.
+unsafe impl<B: IoBufMut> OpData for Recv<B> {
+    type Output = (io::Result<usize>, B);
+    const NAME: &'static str = "recv";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        // One op moves at most u32::MAX bytes; callers loop for more.
+        let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;
+        opcode::Recv::new(types::Fd(self.fd.raw()), self.buf.stable_mut_ptr(), len)
+            .flags(self.flags)
+            .build()
+    }
+
+    fn complete(self, cqe: Cqe) -> Self::Output {
+        let mut buf = self.buf;
+        let result = cqe.result.map(|n| {
+            // SAFETY: the kernel reports `n` bytes written into the buffer.
+            unsafe { buf.set_init(n as usize) };
+            n as usize
+        });
+        (result, buf)
+    }
+}
+
+/// Receives up to `buf.bytes_total()` bytes with `recv(2)` flags `flags`;
+/// `Ok(0)` is EOF.
+pub(crate) fn recv<B: IoBufMut>(fd: &SharedFd, buf: B, flags: libc::c_int) -> Op<Recv<B>> {
+    Op::new(Recv {
+        fd: fd.clone(),
+        buf,
+        flags,
+    })
+}

@@ -1,0 +1,43 @@
+//! `IORING_OP_SEND` from an owned buffer, always with `MSG_NOSIGNAL`.
+
+use crate::buf::IoBuf;
+use crate::driver::{Cqe, Op, OpData};
+use crate::io::SharedFd;
+use io_uring::{opcode, squeue, types};
+use std::io;
+
+pub(crate) struct Send<B> {
+    /// Keeps the socket open until the terminal CQE.
+    fd: SharedFd,
+    buf: B,
+    flags: libc::c_int,
+}
+
+// SAFETY: the SQE points into `buf`'s stable memory (IoBuf contract), which
+// `Send` owns.
+unsafe impl<B: IoBuf> OpData for Send<B> {
+    type Output = (io::Result<usize>, B);
+    const NAME: &'static str = "send";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        // One op moves at most u32::MAX bytes; callers loop for more.
+        let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
+        opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
+            .flags(self.flags | libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, cqe: Cqe) -> Self::Output {
+        (cqe.result.map(|n| n as usize), self.buf)
+    }
+}
+
+/// Sends some of `buf`'s initialised bytes with `send(2)` flags `flags`
+/// plus `MSG_NOSIGNAL` (a closed peer is `EPIPE`, never `SIGPIPE`).
+pub(crate) fn send<B: IoBuf>(fd: &SharedFd, buf: B, flags: libc::c_int) -> Op<Send<B>> {
+    Op::new(Send {
+        fd: fd.clone(),
+        buf,
+        flags,
+    })
+}

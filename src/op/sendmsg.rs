@@ -1,0 +1,47 @@
+//! `IORING_OP_SENDMSG` of one owned buffer to an address (`send_to` on
+//! datagram sockets), always with `MSG_NOSIGNAL`.
+
+use super::msghdr::MsgHdr;
+use crate::buf::IoBuf;
+use crate::driver::{Cqe, Op, OpData};
+use crate::io::SharedFd;
+use crate::net::SockAddr;
+use io_uring::{opcode, squeue, types};
+use std::io;
+
+pub(crate) struct SendMsg<B> {
+    /// Keeps the socket open until the terminal CQE.
+    fd: SharedFd,
+    buf: B,
+    /// The msghdr, its iovec and the destination address.
+    hdr: Box<MsgHdr>,
+}
+
+// SAFETY: the SQE points at `hdr` (a box `SendMsg` owns), which points at
+// itself and into `buf`'s stable memory (IoBuf contract); the kernel only
+// reads through the iovec.
+unsafe impl<B: IoBuf> OpData for SendMsg<B> {
+    type Output = (io::Result<usize>, B);
+    const NAME: &'static str = "sendmsg";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = self.buf.bytes_init();
+        let msg = self.hdr.point(self.buf.stable_ptr().cast_mut(), len);
+        opcode::SendMsg::new(types::Fd(self.fd.raw()), msg)
+            .flags(libc::MSG_NOSIGNAL as u32)
+            .build()
+    }
+
+    fn complete(self, cqe: Cqe) -> Self::Output {
+        (cqe.result.map(|n| n as usize), self.buf)
+    }
+}
+
+/// Sends `buf`'s initialised bytes to `addr` as one message.
+pub(crate) fn send_to<B: IoBuf>(fd: &SharedFd, buf: B, addr: SockAddr) -> Op<SendMsg<B>> {
+    Op::new(SendMsg {
+        fd: fd.clone(),
+        buf,
+        hdr: MsgHdr::new(Some(addr)),
+    })
+}

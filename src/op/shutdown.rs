@@ -1,0 +1,34 @@
+//! `IORING_OP_SHUTDOWN`.
+
+use crate::driver::{Cqe, Op, OpData};
+use crate::io::SharedFd;
+use io_uring::{opcode, squeue, types};
+use std::io;
+
+pub(crate) struct Shutdown {
+    /// Keeps the socket open until the terminal CQE.
+    fd: SharedFd,
+    how: libc::c_int,
+}
+
+// SAFETY: the SQE carries no pointer.
+unsafe impl OpData for Shutdown {
+    type Output = io::Result<()>;
+    const NAME: &'static str = "shutdown";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Shutdown::new(types::Fd(self.fd.raw()), self.how).build()
+    }
+
+    fn complete(self, cqe: Cqe) -> io::Result<()> {
+        cqe.result.map(drop)
+    }
+}
+
+/// Shuts down reading, writing or both (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`).
+pub(crate) fn shutdown(fd: &SharedFd, how: libc::c_int) -> Op<Shutdown> {
+    Op::new(Shutdown {
+        fd: fd.clone(),
+        how,
+    })
+}

@@ -1,0 +1,58 @@
+//! Vectored send: `IORING_OP_SENDMSG` with one iovec per owned buffer and
+//! `MSG_NOSIGNAL` (a plain `WRITEV` on a socket whose peer is gone would
+//! raise `SIGPIPE`).
+
+use crate::buf::IoBuf;
+use crate::driver::{Cqe, Op, OpData};
+use crate::io::SharedFd;
+use io_uring::{opcode, squeue, types};
+use std::io;
+
+pub(crate) struct Writev<B> {
+    /// Keeps the socket open until the terminal CQE.
+    fd: SharedFd,
+    bufs: Vec<B>,
+    /// One iovec per buffer.
+    iovecs: Vec<libc::iovec>,
+    /// Points at `iovecs`; read by the kernel at issue and on retry.
+    msg: Box<libc::msghdr>,
+}
+
+// SAFETY: the SQE points at `msg` (a box `Writev` owns), which points at
+// `iovecs` (heap memory, never resized in flight), which point into each
+// buffer's stable memory; the kernel only reads through them.
+unsafe impl<B: IoBuf> OpData for Writev<B> {
+    type Output = (io::Result<usize>, Vec<B>);
+    const NAME: &'static str = "writev";
+
+    fn sqe(&mut self) -> squeue::Entry {
+        self.iovecs = self
+            .bufs
+            .iter()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_ptr().cast_mut().cast(),
+                iov_len: b.bytes_init(),
+            })
+            .collect();
+        self.msg.msg_iov = self.iovecs.as_mut_ptr();
+        self.msg.msg_iovlen = self.iovecs.len();
+        opcode::SendMsg::new(types::Fd(self.fd.raw()), &*self.msg)
+            .flags(libc::MSG_NOSIGNAL as u32)
+            .build()
+    }
+
+    fn complete(self, cqe: Cqe) -> Self::Output {
+        (cqe.result.map(|n| n as usize), self.bufs)
+    }
+}
+
+/// Sends the initialised bytes of `bufs`, in order, as one stream write.
+pub(crate) fn writev<B: IoBuf>(fd: &SharedFd, bufs: Vec<B>) -> Op<Writev<B>> {
+    Op::new(Writev {
+        fd: fd.clone(),
+        bufs,
+        iovecs: Vec::new(),
+        // SAFETY: an all-zero msghdr is valid (no name, no iovec).
+        msg: Box::new(unsafe { std::mem::zeroed() }),
+    })
+}
