@@ -84,5 +84,5 @@ pub use op::nop::nop;
 #[doc(hidden)]
 pub use driver::fault;
 pub use runtime::{
-    spawn, spawn_blocking, stats, yield_now, Builder, JoinError, JoinHandle, Runtime, Stats,
+    spawn, spawn_blocking, stats, yield_now, Builder, Driver, JoinError, JoinHandle, Runtime, Stats,
 };

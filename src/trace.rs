@@ -92,6 +92,30 @@ pub enum Event {
         /// 8 (bytes read), or `-ECANCELED` when the runtime drains.
         result: i32,
     },
+    /// Readiness driver: a task ran an op's syscall itself.
+    Attempt {
+        /// The task.
+        task: TaskId,
+        /// The operation.
+        op: &'static str,
+        /// Its result: a count, or `-errno` (`-11` = `EAGAIN`: not ready).
+        result: i32,
+    },
+    /// Readiness driver: a descriptor was registered with epoll.
+    EpollCtl {
+        /// The descriptor.
+        fd: i32,
+    },
+    /// Readiness driver: the loop is calling `epoll_wait`.
+    EpollWait {
+        /// Longest sleep, `None` = until an event; zero = just poll.
+        timeout: Option<Duration>,
+    },
+    /// Readiness driver: `epoll_wait` returned.
+    EpollReturned {
+        /// Descriptors reported ready.
+        events: usize,
+    },
     /// A task was made runnable.
     TaskWoken {
         /// The task.

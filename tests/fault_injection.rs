@@ -6,13 +6,16 @@ mod common;
 
 use common::watchdog;
 use ringloop::runtime::UringUnavailable;
-use ringloop::{fault, Builder, Runtime};
+use ringloop::{fault, Builder};
 use std::io;
 
 /// 100 tasks × 20 NOPs while the planned enters fail with `errno`.
 fn nops_complete_despite(errno: i32, failures: u64) -> ringloop::Stats {
     watchdog(20, move || {
-        let rt = Runtime::new().expect("runtime");
+        let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .expect("runtime");
         fault::fail_enters(failures, errno);
         let done = rt.block_on(async {
             let tasks: Vec<_> = (0..100)
@@ -67,7 +70,10 @@ fn a_long_run_of_eagain_backs_off_and_recovers() {
 
 fn setup_error(errno: i32) -> io::Error {
     fault::fail_setup(errno);
-    let err = Runtime::new().expect_err("setup was made to fail");
+    let err = ringloop::Builder::new()
+        .driver(ringloop::Driver::Uring)
+        .build()
+        .expect_err("setup was made to fail");
     fault::clear();
     err
 }
@@ -100,7 +106,10 @@ fn setup_enomem_names_the_memlock_limit() {
 #[test]
 fn setup_einval_drops_the_newest_flag_and_the_runtime_still_works() {
     fault::fail_setup(libc::EINVAL);
-    let rt = Builder::new().build().expect("falls back to older flags");
+    let rt = Builder::new()
+        .driver(ringloop::Driver::Uring)
+        .build()
+        .expect("falls back to older flags");
     fault::clear();
     let flags = rt.setup_flags();
     assert!(

@@ -8,7 +8,7 @@
 mod common;
 mod fs_common;
 
-use fs_common::{pattern, run, TempDir};
+use fs_common::{pattern, run_uring as run, TempDir};
 use ringloop::buf::{AlignedBuf, FixedBufPool, IoBuf};
 use ringloop::fs::File;
 use std::io::ErrorKind;

@@ -237,7 +237,7 @@ fn a_fixed_buffer_pool_over_the_memlock_limit_is_a_clear_out_of_memory_error() {
     const NAME: &str = "a_fixed_buffer_pool_over_the_memlock_limit_is_a_clear_out_of_memory_error";
     const LIMIT: u64 = 256 << 10;
     if child::role(NAME).is_some() {
-        run(10, || async {
+        fs_common::run_uring(10, || async {
             let err = FixedBufPool::new(16, 1 << 20).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::OutOfMemory, "{err}");
             let msg = err.to_string();

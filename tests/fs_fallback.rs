@@ -24,6 +24,7 @@ fn every_probed_op_falls_back_to_the_blocking_pool_transparently() {
         let seen: Rc<RefCell<Vec<&'static str>>> = Rc::default();
         let log = seen.clone();
         let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
             .on_event(move |e| {
                 if let Event::SqePushed { op, .. } = e {
                     log.borrow_mut().push(op);

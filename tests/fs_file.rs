@@ -373,6 +373,7 @@ fn file_ops_go_through_the_ring_as_sqes() {
         let seen: Rc<RefCell<Vec<&'static str>>> = Rc::default();
         let log = seen.clone();
         let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
             .on_event(move |e| {
                 if let Event::SqePushed { op, .. } = e {
                     log.borrow_mut().push(op);

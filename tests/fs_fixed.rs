@@ -4,7 +4,7 @@
 mod common;
 mod fs_common;
 
-use fs_common::{pattern, run, TempDir};
+use fs_common::{pattern, run_uring as run, TempDir};
 use ringloop::buf::{AlignedBuf, FixedBufPool, IoBuf};
 use ringloop::fs::{File, FixedFiles};
 use std::io::ErrorKind;
@@ -115,8 +115,14 @@ fn a_buffer_from_another_runtimes_pool_is_refused() {
     let path = dir.join("f");
     std::fs::write(&path, b"data").unwrap();
     common::watchdog(10, move || {
-        let rt1 = ringloop::Runtime::new().unwrap();
-        let rt2 = ringloop::Runtime::new().unwrap();
+        let rt1 = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
+        let rt2 = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
         let (pool, file) = rt1.block_on(async {
             (
                 FixedBufPool::new(1, 4096).unwrap(),
@@ -204,8 +210,14 @@ fn a_registered_file_used_on_another_runtime_falls_back_to_its_descriptor() {
     let path = dir.join("f");
     std::fs::write(&path, b"portable").unwrap();
     common::watchdog(10, move || {
-        let rt1 = ringloop::Runtime::new().unwrap();
-        let rt2 = ringloop::Runtime::new().unwrap();
+        let rt1 = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
+        let rt2 = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
         let (table, file) = rt1.block_on(async {
             let table = FixedFiles::new(4).unwrap();
             let mut file = File::open(&path).await.unwrap();

@@ -44,6 +44,7 @@ where
     common::watchdog(20, move || {
         let log = DropLog::new();
         let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
             .on_event(log.observer())
             .build()
             .unwrap();
@@ -117,7 +118,7 @@ fn dropped_opens_leak_no_descriptor_whatever_point_they_are_dropped_at() {
     let dir = TempDir::new("dropopen");
     let path = dir.join("f");
     std::fs::write(&path, b"x").unwrap();
-    fs_common::run(20, move || async move {
+    fs_common::run_uring(20, move || async move {
         let before = open_fds();
         for i in 0..600 {
             let mut open = Box::pin(File::open(&path));
@@ -145,7 +146,7 @@ fn a_file_dropped_with_a_read_in_flight_keeps_its_descriptor_until_the_cqe() {
     let dir = TempDir::new("dropfile");
     let fifo = dir.join("p");
     mkfifo(&fifo);
-    fs_common::run(10, move || async move {
+    fs_common::run_uring(10, move || async move {
         let file = idle_fifo(&fifo).await;
         let raw = file.as_raw_fd();
         let names_fifo = || fd_target(raw).map(PathBuf::from).as_deref() == Some(fifo.as_path());
@@ -172,7 +173,7 @@ fn close_reports_success_and_defers_to_ops_still_in_flight() {
     let fifo = dir.join("p");
     mkfifo(&fifo);
     let plain = dir.join("f");
-    fs_common::run(10, move || async move {
+    fs_common::run_uring(10, move || async move {
         let before = open_fds();
         let file = File::create(&plain).await.unwrap();
         file.write_all_at(b"closed".to_vec(), 0).await.0.unwrap();
@@ -250,7 +251,10 @@ fn a_runtime_dropped_with_an_orphaned_fixed_read_is_torn_down_completely() {
     mkfifo(&fifo);
     common::watchdog(20, move || {
         let before = open_fds();
-        let rt = ringloop::Runtime::new().unwrap();
+        let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
         rt.block_on(async {
             let pool = ringloop::buf::FixedBufPool::new(1, 4096).unwrap();
             let file = idle_fifo(&fifo).await;

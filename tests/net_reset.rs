@@ -160,21 +160,25 @@ fn a_reset_ends_a_multishot_receive_with_the_error() {
         return;
     }
     watchdog(10, || {
-        Runtime::new().unwrap().block_on(async {
-            let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
-            let ring = BufRing::new(4, 64).unwrap();
-            let mut stream = server.recv_multishot(&ring);
-            let (res, _) = client.write_all(b"some data".to_vec()).await;
-            res.unwrap();
-            let chunk = stream.next().await.unwrap().unwrap();
-            assert_eq!(&chunk[..], b"some data");
-            reset_on_close(&client);
-            drop(client);
-            let err = stream.next().await.unwrap().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::ConnectionReset);
-            assert!(stream.next().await.is_none());
-            let (res, _) = server.write(b"late".to_vec()).await;
-            assert!(is_reset_or_broken(res.unwrap_err().kind()));
-        });
+        ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap()
+            .block_on(async {
+                let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
+                let ring = BufRing::new(4, 64).unwrap();
+                let mut stream = server.recv_multishot(&ring);
+                let (res, _) = client.write_all(b"some data".to_vec()).await;
+                res.unwrap();
+                let chunk = stream.next().await.unwrap().unwrap();
+                assert_eq!(&chunk[..], b"some data");
+                reset_on_close(&client);
+                drop(client);
+                let err = stream.next().await.unwrap().unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+                assert!(stream.next().await.is_none());
+                let (res, _) = server.write(b"late".to_vec()).await;
+                assert!(is_reset_or_broken(res.unwrap_err().kind()));
+            });
     });
 }

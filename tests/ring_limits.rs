@@ -14,7 +14,12 @@ use std::pin::Pin;
 #[test]
 fn ten_thousand_nops_from_100_tasks_on_a_ring_of_2_all_complete() {
     watchdog(60, || {
-        let rt = Builder::new().entries(2).cq_entries(4).build().unwrap();
+        let rt = Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .entries(2)
+            .cq_entries(4)
+            .build()
+            .unwrap();
         let before = rt.stats();
         let completed = rt.block_on(async {
             let tasks: Vec<_> = (0..100)
@@ -59,6 +64,7 @@ fn six_hundred_writes_on_a_ring_of_2_then_a_thousand_futures_dropped_at_once() {
     watchdog(60, || {
         let log = DropLog::new();
         let rt = Builder::new()
+            .driver(ringloop::Driver::Uring)
             .entries(2)
             .on_event(log.observer())
             .build()
@@ -151,7 +157,9 @@ fn six_hundred_writes_on_a_ring_of_2_then_a_thousand_futures_dropped_at_once() {
 #[test]
 fn ring_sizes_the_kernel_rejects_are_an_invalid_input_error_not_a_panic() {
     for (entries, cq) in [(0, None), (8, Some(2)), (1 << 20, None)] {
-        let mut builder = Builder::new().entries(entries);
+        let mut builder = Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .entries(entries);
         if let Some(cq) = cq {
             builder = builder.cq_entries(cq);
         }

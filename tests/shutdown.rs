@@ -9,7 +9,7 @@ mod common;
 use common::{eventually, exclusive_fd_table, open_fds, watchdog, DropCounter, DropLog, Entry};
 use ringloop::io::pipe;
 use ringloop::time::sleep;
-use ringloop::{spawn, Builder, Runtime};
+use ringloop::{spawn, Builder};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -24,7 +24,11 @@ fn dropping_a_runtime_with_128_pending_reads_and_sleeping_tasks_is_quick_and_fre
         let fds_before = open_fds();
         let log = DropLog::new();
         let sleepers = DropCounter::new();
-        let rt = Builder::new().on_event(log.observer()).build().unwrap();
+        let rt = Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .on_event(log.observer())
+            .build()
+            .unwrap();
         let writers = rt.block_on(async {
             let mut writers = Vec::new();
             for id in 0..READS {
@@ -87,7 +91,10 @@ fn dropping_an_idle_runtime_is_quick_and_closes_its_descriptors() {
     let _fds = exclusive_fd_table();
     watchdog(30, || {
         let fds_before = open_fds();
-        let rt = Runtime::new().unwrap();
+        let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
         rt.block_on(async {
             ringloop::nop().await.unwrap();
             sleep(Duration::from_millis(2)).await;
@@ -107,7 +114,10 @@ fn dropping_an_idle_runtime_is_quick_and_closes_its_descriptors() {
 fn a_join_handle_that_outlives_its_runtime_reports_the_task_cancelled() {
     let _fds = exclusive_fd_table();
     watchdog(10, || {
-        let rt = Runtime::new().unwrap();
+        let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .unwrap();
         let drops = DropCounter::new();
         let token = drops.token();
         let mut handle = None;
@@ -145,7 +155,10 @@ fn many_runtimes_created_and_dropped_in_turn_leak_no_descriptors() {
     watchdog(30, || {
         let fds_before = open_fds();
         for _ in 0..64 {
-            let rt = Runtime::new().unwrap();
+            let rt = ringloop::Builder::new()
+                .driver(ringloop::Driver::Uring)
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let (reader, writer) = pipe().unwrap();
                 let (res, _) = writer.write(&b"x"[..]).await;
@@ -168,7 +181,11 @@ fn dropping_a_runtime_that_never_parked_with_a_read_in_flight_is_quick() {
     watchdog(30, || {
         let fds_before = open_fds();
         let log = DropLog::new();
-        let rt = Builder::new().on_event(log.observer()).build().unwrap();
+        let rt = Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .on_event(log.observer())
+            .build()
+            .unwrap();
         let (reader, writer) = pipe().unwrap();
         rt.block_on(async {
             let buf = log.buf(0, 64);

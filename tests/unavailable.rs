@@ -81,6 +81,8 @@ fn deny_io_uring_setup(errno: u32) {
 
 /// The child's side: install the filter, try, report.
 fn child(errno: u32) {
+    // The automatic choice below must not be overridden by the test pass.
+    std::env::remove_var("RINGLOOP_DRIVER");
     deny_io_uring_setup(errno);
     // The filter works: the raw syscall now fails with `errno`.
     let mut params = [0u8; 120]; // struct io_uring_params
@@ -91,7 +93,11 @@ fn child(errno: u32) {
         "raw_errno",
         format!("{:?}", std::io::Error::last_os_error().raw_os_error()),
     );
-    match ringloop::Runtime::new() {
+    // Asked for io_uring explicitly: a typed error.
+    match ringloop::Builder::new()
+        .driver(ringloop::Driver::Uring)
+        .build()
+    {
         Ok(_) => report("runtime", "ok"),
         Err(e) => {
             let inner = e
@@ -104,6 +110,21 @@ fn child(errno: u32) {
             report("message", e);
         }
     }
+    // Left to choose (the default): falls back to epoll, and works.
+    match ringloop::Runtime::new() {
+        Ok(rt) => {
+            report("auto_driver", format!("{:?}", rt.driver()));
+            let worked = rt.block_on(async {
+                let (r, w) = ringloop::io::pipe().expect("pipe");
+                let (res, _) = w.write_all(b"hi" as &'static [u8]).await;
+                res.expect("write");
+                let (n, buf) = r.read(vec![0u8; 8]).await;
+                ringloop::nop().await.is_ok() && n.expect("read") == 2 && &buf[..2] == b"hi"
+            });
+            report("auto_works", worked);
+        }
+        Err(e) => report("auto_driver", format!("error: {e}")),
+    }
 }
 
 /// Runs this test as the child (returns `None`) or as the parent (returns
@@ -114,7 +135,12 @@ fn check(test: &str, errno: i32) -> Option<Vec<String>> {
         return None;
     }
     // Without the filter, io_uring works here: the child's error is the filter's doing.
-    drop(ringloop::Runtime::new().expect("io_uring is usable outside the filter"));
+    drop(
+        ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .expect("io_uring is usable outside the filter"),
+    );
     Some(run_in_child(
         test,
         CHILD_ROLE,
@@ -159,6 +185,12 @@ fn runtime_new_under_a_seccomp_filter_denying_io_uring_setup_is_a_permission_err
         message.contains("seccomp"),
         "the message names the likely cause: {message}"
     );
+    assert_eq!(
+        reported(&report, "auto_driver"),
+        "Epoll",
+        "Runtime::new falls back to the readiness driver"
+    );
+    assert_eq!(reported(&report, "auto_works"), "true");
 }
 
 #[test]
@@ -185,4 +217,6 @@ fn runtime_new_when_io_uring_setup_is_missing_is_an_unsupported_error() {
         message.contains("ENOSYS") || message.contains("no io_uring"),
         "{message}"
     );
+    assert_eq!(reported(&report, "auto_driver"), "Epoll");
+    assert_eq!(reported(&report, "auto_works"), "true");
 }

@@ -133,7 +133,8 @@ impl BufRing {
             .and_then(|b| b.checked_add(ring_bytes))
             .ok_or_else(|| invalid("buffer ring too large"))?;
         let handle = context::driver()?;
-        // SAFETY: a fresh private anonymous mapping; the result is checked.
+        handle.borrow().uring()?; // provided buffers need io_uring
+                                  // SAFETY: a fresh private anonymous mapping; the result is checked.
         let base = unsafe {
             libc::mmap(
                 ptr::null_mut(),
@@ -153,7 +154,10 @@ impl BufRing {
         let ring = NonNull::new(base.cast::<RawBuf>()).expect("mmap never returns null on success");
         // SAFETY: `ring_bytes < map_len`, so the offset stays in the mapping.
         let bufs = unsafe { ring.cast::<u8>().add(ring_bytes) };
-        let driver = handle.borrow();
+        let guard = handle.borrow();
+        let Ok(driver) = guard.uring() else {
+            unreachable!("checked before the mapping was made")
+        };
         let mut inner = Inner {
             ring,
             bufs,

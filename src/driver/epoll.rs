@@ -30,6 +30,8 @@
 //! [`Readiness::Inline`]: super::op::Readiness::Inline
 
 use crate::io::shared_fd::{self, SharedFd};
+use crate::runtime::context;
+use crate::trace::{Event, Observer, TaskId};
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -57,10 +59,14 @@ struct Registration {
 /// The readiness driver's counters (merged into `Stats`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Counters {
+    /// Ops started (first polls).
+    pub(crate) ops: u64,
     pub(crate) epoll_waits: u64,
     pub(crate) epoll_ctls: u64,
     pub(crate) attempts: u64,
     pub(crate) eagain_retries: u64,
+    /// `epoll_wait` calls interrupted by a signal.
+    pub(crate) eintr: u64,
 }
 
 pub(crate) struct Epoll {
@@ -71,10 +77,11 @@ pub(crate) struct Epoll {
     events: Vec<libc::epoll_event>,
     wakers: Vec<Waker>,
     pub(crate) counters: Counters,
+    observer: Option<Observer>,
 }
 
 impl Epoll {
-    pub(crate) fn new(eventfd: OwnedFd) -> io::Result<Epoll> {
+    pub(crate) fn new(eventfd: OwnedFd, observer: Option<Observer>) -> io::Result<Epoll> {
         // SAFETY: plain syscall; the result is checked.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -88,6 +95,7 @@ impl Epoll {
             events: Vec::with_capacity(256),
             wakers: Vec::new(),
             counters: Counters::default(),
+            observer,
         };
         epoll.ctl(
             libc::EPOLL_CTL_ADD,
@@ -107,12 +115,23 @@ impl Epoll {
         Ok(())
     }
 
-    /// Counts one non-blocking syscall made by an op (and whether it said
-    /// `EAGAIN`).
-    pub(crate) fn count_attempt(&mut self, eagain: bool) {
+    /// Counts an op's first poll.
+    pub(crate) fn count_op(&mut self) {
+        self.counters.ops += 1;
+    }
+
+    /// Counts (and reports) one syscall an op ran itself.
+    pub(crate) fn count_attempt(&mut self, op: &'static str, result: i32) {
         self.counters.attempts += 1;
-        if eagain {
+        if result == -libc::EAGAIN {
             self.counters.eagain_retries += 1;
+        }
+        if let Some(observer) = &self.observer {
+            observer(&Event::Attempt {
+                task: TaskId(context::current_task()),
+                op,
+                result,
+            });
         }
     }
 
@@ -135,6 +154,9 @@ impl Epoll {
             let fd = fd.raw();
             let events = (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32;
             self.counters.epoll_ctls += 1;
+            if let Some(observer) = &self.observer {
+                observer(&Event::EpollCtl { fd });
+            }
             match self.ctl(libc::EPOLL_CTL_ADD, fd, events, id) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
@@ -159,11 +181,6 @@ impl Epoll {
         Ok(())
     }
 
-    /// Whether anything is pending without sleeping.
-    pub(crate) fn has_wakers(&self) -> bool {
-        !self.wakers.is_empty()
-    }
-
     /// One `epoll_wait`: sleeps up to `timeout` if `wait`, else polls.
     /// Collects the wakers of ready descriptors; returns the event count.
     ///
@@ -183,6 +200,11 @@ impl Epoll {
         };
         self.events.clear();
         self.counters.epoll_waits += 1;
+        if let Some(observer) = &self.observer {
+            observer(&Event::EpollWait {
+                timeout: (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64)),
+            });
+        }
         // SAFETY: the buffer has room for `capacity` events; the kernel
         // writes at most that many and we set the length to what it says.
         let n = unsafe {
@@ -196,6 +218,7 @@ impl Epoll {
         if n < 0 {
             let err = io::Error::last_os_error();
             return if err.kind() == io::ErrorKind::Interrupted {
+                self.counters.eintr += 1;
                 Ok(0)
             } else {
                 Err(err)
@@ -203,6 +226,9 @@ impl Epoll {
         }
         // SAFETY: the kernel initialised the first `n` events.
         unsafe { self.events.set_len(n as usize) };
+        if let Some(observer) = &self.observer {
+            observer(&Event::EpollReturned { events: n as usize });
+        }
         for event in &self.events {
             let (token, flags) = (event.u64, event.events as i32);
             if token == WAKEUP_TOKEN {

@@ -19,7 +19,6 @@
 //!   part at or above [`op::RESERVED_INDEX`] are the driver's own (cancels,
 //!   the wake-up eventfd read).
 
-#[allow(dead_code)] // being wired in (readiness driver)
 pub(crate) mod epoll;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
@@ -32,10 +31,87 @@ mod sys;
 pub(crate) mod uring;
 
 pub(crate) use op::{Cqe, Op, OpData};
-pub(crate) use uring::Driver;
 
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// Which model runs a runtime's I/O.
+// One per runtime, behind an `Rc`: the size difference costs nothing, while
+// boxing the ring would add a pointer chase to every op.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Driver {
+    /// Completion: io_uring (the default).
+    Uring(uring::Uring),
+    /// Readiness: epoll (fallback, and the other half of every comparison).
+    Epoll(epoll::Epoll),
+}
+
+impl Driver {
+    /// The io_uring driver, for what only it can do (registered buffers and
+    /// files, buffer rings, multishot ops).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` on the epoll driver.
+    pub(crate) fn uring(&self) -> std::io::Result<&uring::Uring> {
+        match self {
+            Driver::Uring(u) => Ok(u),
+            Driver::Epoll(_) => Err(needs_uring()),
+        }
+    }
+
+    /// As [`Driver::uring`], mutable.
+    pub(crate) fn uring_mut(&mut self) -> std::io::Result<&mut uring::Uring> {
+        match self {
+            Driver::Uring(u) => Ok(u),
+            Driver::Epoll(_) => Err(needs_uring()),
+        }
+    }
+
+    /// Whether io_uring opcode `opcode` can be used (never on epoll, so
+    /// callers take their fallback path).
+    pub(crate) fn supports(&self, opcode: u8) -> bool {
+        match self {
+            Driver::Uring(u) => u.supports(opcode),
+            Driver::Epoll(_) => false,
+        }
+    }
+
+    /// Submits and reaps (io_uring) or polls for readiness (epoll); sleeps
+    /// up to `timeout` if `wait`.
+    pub(crate) fn turn(
+        &mut self,
+        wait: bool,
+        timeout: Option<std::time::Duration>,
+    ) -> std::io::Result<usize> {
+        match self {
+            Driver::Uring(u) => u.turn(wait, timeout),
+            Driver::Epoll(e) => e.turn(wait, timeout),
+        }
+    }
+
+    /// Before sleeping: make sure a remote wake can end the sleep.
+    pub(crate) fn arm_wakeup(&mut self) {
+        if let Driver::Uring(u) = self {
+            u.arm_wakeup();
+        }
+    }
+
+    /// Moves the wakers collected by the last turn into `out`.
+    pub(crate) fn take_wakers(&mut self, out: &mut Vec<std::task::Waker>) {
+        match self {
+            Driver::Uring(u) => u.take_wakers(out),
+            Driver::Epoll(e) => e.take_wakers(out),
+        }
+    }
+}
+
+fn needs_uring() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "this operation needs the io_uring driver (the runtime runs on epoll)",
+    )
+}
 
 /// The driver as ops and the loop share it: one per runtime, owned by the
 /// runtime and by every op in flight (so an op dropped after its runtime can

@@ -30,7 +30,8 @@
 //!   (the kernel owns what it points to until then).
 
 use super::op::{Cqe, Lifecycle, Orphan};
-use super::Handle;
+use super::uring::Uring;
+use super::{Driver, Handle};
 use crate::runtime::context;
 use std::task::{Context, Poll};
 
@@ -95,8 +96,20 @@ impl<T: MultishotData> Multishot<T> {
         let Some(driver) = &self.driver else {
             match context::driver() {
                 Ok(driver) => {
+                    let mut guard = driver.borrow_mut();
+                    let d = match guard.uring_mut() {
+                        Ok(d) => d,
+                        Err(e) => {
+                            drop(guard);
+                            self.ended = true;
+                            let cqe = Cqe {
+                                result: Err(e),
+                                flags: 0,
+                            };
+                            return Poll::Ready(Some(data.on_cqe(cqe)));
+                        }
+                    };
                     let sqe = data.sqe();
-                    let mut d = driver.borrow_mut();
                     let user_data = d.push_op(sqe, T::NAME, cx.waker().clone());
                     let Some(slot) = d.ops.get_mut(user_data) else {
                         unreachable!("push_op inserted this slot and nothing removed it")
@@ -112,7 +125,7 @@ impl<T: MultishotData> Multishot<T> {
                         waker,
                         ended: false,
                     };
-                    drop(d);
+                    drop(guard);
                     self.user_data = user_data;
                     self.driver = Some(driver);
                     return Poll::Pending;
@@ -128,7 +141,8 @@ impl<T: MultishotData> Multishot<T> {
             }
         };
         let cqe = {
-            let mut driver = driver.borrow_mut();
+            let mut guard = driver.borrow_mut();
+            let driver = uring(&mut guard);
             let Some(slot) = driver.ops.get_mut(self.user_data) else {
                 unreachable!("a multishot slot lives until its terminal CQE is taken")
             };
@@ -178,7 +192,8 @@ impl<T: MultishotData> Drop for Multishot<T> {
             return;
         };
         let (queued, ended) = {
-            let mut driver = driver.borrow_mut();
+            let mut guard = driver.borrow_mut();
+            let driver = uring(&mut guard);
             let Some(slot) = driver.ops.get_mut(self.user_data) else {
                 return;
             };
@@ -191,10 +206,11 @@ impl<T: MultishotData> Drop for Multishot<T> {
         for cqe in queued {
             drop(data.on_cqe(cqe));
         }
-        let mut d = driver.borrow_mut();
+        let mut guard = driver.borrow_mut();
+        let d = uring(&mut guard);
         if ended {
             d.ops.remove(self.user_data);
-            drop(d);
+            drop(guard);
             return; // `data` drops here, after the borrow
         }
         let Some(slot) = d.ops.get_mut(self.user_data) else {
@@ -202,6 +218,14 @@ impl<T: MultishotData> Drop for Multishot<T> {
         };
         slot.lifecycle = Lifecycle::Ignored(Box::new(Parked(data)));
         d.cancel(self.user_data);
+    }
+}
+
+/// The io_uring driver a submitted multishot op lives on.
+fn uring(driver: &mut Driver) -> &mut Uring {
+    match driver {
+        Driver::Uring(u) => u,
+        Driver::Epoll(_) => unreachable!("multishot ops are only submitted on io_uring"),
     }
 }
 

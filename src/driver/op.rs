@@ -20,7 +20,10 @@
 //! [`OpData::complete`] and the output is dropped, so a kernel-made fd or a
 //! provided buffer in the result is closed or returned, not leaked.
 
-use super::Handle;
+use super::epoll::Interest;
+use super::uring::Uring;
+use super::{Driver, Handle};
+use crate::io::SharedFd;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -87,6 +90,41 @@ pub(crate) unsafe trait OpData: 'static {
     /// Turns the terminal CQE into the output. Runs on the loop thread, maybe
     /// while the driver is borrowed: it must not submit ops.
     fn complete(self, cqe: Cqe) -> Self::Output;
+    /// How the op runs on the readiness (epoll) driver. The default has no
+    /// readiness form: the op fails there with `Unsupported`.
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Unsupported
+    }
+    /// The readiness form's syscall, run once without blocking on a socket
+    /// or pipe; returns what the CQE's `res` would be (a count, or
+    /// `-errno`, `-EAGAIN` when not ready).
+    fn attempt(&mut self) -> i32 {
+        -libc::EOPNOTSUPP
+    }
+}
+
+/// An op's readiness form (see `driver::epoll`).
+pub(crate) enum Readiness<'a> {
+    /// Run [`OpData::attempt`] at once: the descriptor is always "ready"
+    /// (regular files) or there is none (NOP).
+    Inline,
+    /// Run `attempt`; on `EAGAIN`, wait until `epoll` reports the
+    /// descriptor ready for this direction, then run it again.
+    Wait(&'a SharedFd, Interest),
+    /// The op has no readiness form (provided buffers, `SEND_ZC` …).
+    Unsupported,
+}
+
+/// Runs `f` (a syscall returning -1 and setting errno on failure) and
+/// converts its result to the CQE convention: the value, or `-errno`.
+pub(crate) fn syscall_res(ret: isize) -> i32 {
+    if ret < 0 {
+        -std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    } else {
+        i32::try_from(ret).unwrap_or(i32::MAX)
+    }
 }
 
 /// Data of a dropped op, parked until its terminal CQE; finalised then.
@@ -310,8 +348,10 @@ impl Slot {
 /// and returns `Pending`. Resolves to [`OpData::complete`] of the terminal
 /// CQE. Polled outside a runtime, it completes at once with an error.
 pub(crate) struct Op<T: OpData> {
-    /// The driver, once submitted.
+    /// The driver, once submitted (or, on epoll, first attempted).
     driver: Option<Handle>,
+    /// Runs on the readiness driver: no slot, nothing in the kernel.
+    on_epoll: bool,
     user_data: u64,
     /// `None` once the output has been produced: a completed op is inert.
     data: Option<T>,
@@ -322,6 +362,7 @@ impl<T: OpData> Op<T> {
     pub(crate) fn new(data: T) -> Op<T> {
         Op {
             driver: None,
+            on_epoll: false,
             user_data: 0,
             data: Some(data),
         }
@@ -335,6 +376,9 @@ impl<T: OpData> Future for Op<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = &mut *self;
+        if this.on_epoll {
+            return this.poll_ready(cx);
+        }
         let Some(driver) = &this.driver else {
             let data = this
                 .data
@@ -342,10 +386,19 @@ impl<T: OpData> Future for Op<T> {
                 .expect("Op polled after it returned Ready");
             match crate::runtime::context::driver() {
                 Ok(driver) => {
+                    let mut guard = driver.borrow_mut();
+                    let Driver::Uring(uring) = &mut *guard else {
+                        if let Driver::Epoll(epoll) = &mut *guard {
+                            epoll.count_op();
+                        }
+                        drop(guard);
+                        this.driver = Some(driver);
+                        this.on_epoll = true;
+                        return this.poll_ready(cx);
+                    };
                     let sqe = data.sqe();
-                    this.user_data = driver
-                        .borrow_mut()
-                        .push_op(sqe, T::NAME, cx.waker().clone());
+                    this.user_data = uring.push_op(sqe, T::NAME, cx.waker().clone());
+                    drop(guard);
                     this.driver = Some(driver);
                     return Poll::Pending;
                 }
@@ -358,7 +411,10 @@ impl<T: OpData> Future for Op<T> {
                 }
             }
         };
-        let cqe = match driver.borrow_mut().ops.poll_op(this.user_data, cx.waker()) {
+        let cqe = match uring(&mut driver.borrow_mut())
+            .ops
+            .poll_op(this.user_data, cx.waker())
+        {
             Poll::Ready(cqe) => Cqe::from(cqe),
             Poll::Pending => return Poll::Pending,
         };
@@ -370,13 +426,63 @@ impl<T: OpData> Future for Op<T> {
     }
 }
 
+impl<T: OpData> Op<T> {
+    /// The readiness model: the task runs the syscall itself; on `EAGAIN`
+    /// it waits for epoll to report the descriptor, then tries again.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<T::Output> {
+        let driver = self.driver.as_ref().expect("set before the first attempt");
+        let data = self
+            .data
+            .as_mut()
+            .expect("Op polled after it returned Ready");
+        let res = match data.readiness() {
+            Readiness::Unsupported => -libc::EOPNOTSUPP,
+            Readiness::Inline => data.attempt(),
+            Readiness::Wait(fd, _) => {
+                fd.ensure_nonblocking();
+                data.attempt()
+            }
+        };
+        let eagain = res == -libc::EAGAIN;
+        let mut guard = driver.borrow_mut();
+        let Driver::Epoll(epoll) = &mut *guard else {
+            unreachable!("an op that started on epoll stays on its driver")
+        };
+        epoll.count_attempt(T::NAME, res);
+        let res = match (eagain, data.readiness()) {
+            (true, Readiness::Wait(fd, interest)) => {
+                match epoll.wait_ready(fd, interest, cx.waker()) {
+                    Ok(()) => return Poll::Pending,
+                    Err(e) => -e.raw_os_error().unwrap_or(libc::EIO),
+                }
+            }
+            _ => res,
+        };
+        drop(guard);
+        let data = self.data.take().expect("checked above");
+        Poll::Ready(data.complete(Cqe::from_raw(res, 0)))
+    }
+}
+
+/// The io_uring driver an op submitted to a ring lives on.
+fn uring(driver: &mut Driver) -> &mut Uring {
+    match driver {
+        Driver::Uring(u) => u,
+        Driver::Epoll(_) => unreachable!("an op submitted to a ring stays on its driver"),
+    }
+}
+
 impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
+        if self.on_epoll {
+            return; // the kernel never held anything: the data just drops
+        }
         let (Some(driver), Some(data)) = (&self.driver, self.data.take()) else {
             return; // never submitted, or completed: inert
         };
         let finished = {
-            let mut driver = driver.borrow_mut();
+            let mut guard = driver.borrow_mut();
+            let driver = uring(&mut guard);
             let Some(slot) = driver.ops.get_mut(self.user_data) else {
                 return;
             };

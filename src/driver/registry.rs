@@ -2,7 +2,7 @@
 //!
 //! # Protocol
 //!
-//! * **Register** through the driver ([`Driver::register_buf_ring`]), from
+//! * **Register** through the driver ([`Uring::register_buf_ring`]), from
 //!   user code, when the driver is not borrowed.
 //! * **Unregister** through the ring's fd ([`unregister_buf_ring`]), because
 //!   the last owner of a buffer ring may be an orphaned op finalised while
@@ -11,7 +11,7 @@
 //!   If the driver is already gone, nothing needs unregistering: closing the
 //!   ring released every registration.
 
-use super::Driver;
+use super::uring::Uring;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -28,7 +28,7 @@ struct BufReg {
     resv: [u64; 3],
 }
 
-impl Driver {
+impl Uring {
     /// Registers `entries` provided-buffer ring entries at `ring_addr` as
     /// buffer group `bgid` (`IORING_REGISTER_PBUF_RING`, Linux 5.19).
     ///

@@ -55,12 +55,12 @@ struct RingRef {
 }
 
 impl RingRef {
-    fn new(driver: &Handle) -> RingRef {
-        let fd = driver.borrow().ring.as_raw_fd();
-        RingRef {
+    fn new(driver: &Handle) -> io::Result<RingRef> {
+        let fd = driver.borrow().uring()?.ring.as_raw_fd();
+        Ok(RingRef {
             driver: Rc::downgrade(driver),
             fd,
-        }
+        })
     }
 
     fn is_on(&self, driver: &Handle) -> bool {
@@ -121,10 +121,17 @@ impl BufferTable {
     /// Each iovec must describe memory that stays allocated (and is not used
     /// by anything but ops naming it) until the returned table is dropped.
     pub(crate) unsafe fn register(driver: &Handle, iovecs: &[libc::iovec]) -> io::Result<Self> {
-        let ring = RingRef::new(driver);
+        let ring = RingRef::new(driver)?;
         // SAFETY: the caller guarantees the memory outlives the table, and
         // the table unregisters it before it is dropped (see `Drop`).
-        unsafe { driver.borrow().ring.submitter().register_buffers(iovecs)? };
+        unsafe {
+            driver
+                .borrow()
+                .uring()?
+                .ring
+                .submitter()
+                .register_buffers(iovecs)?
+        };
         Ok(BufferTable { ring })
     }
 
@@ -163,9 +170,14 @@ impl FileTable {
     /// (`len` above `RLIMIT_NOFILE`), `EINVAL` (`len` 0 or above the
     /// kernel's maximum), `ENOMEM`.
     pub(crate) fn register(driver: &Handle, len: u32) -> io::Result<Rc<FileTable>> {
-        let ring = RingRef::new(driver);
+        let ring = RingRef::new(driver)?;
         let empty = vec![-1 as RawFd; len as usize];
-        driver.borrow().ring.submitter().register_files(&empty)?;
+        driver
+            .borrow()
+            .uring()?
+            .ring
+            .submitter()
+            .register_files(&empty)?;
         Ok(Rc::new(FileTable {
             ring,
             len,

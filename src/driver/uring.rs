@@ -7,7 +7,7 @@
 //!   retries; when the kernel refuses more (`EAGAIN`, `EBUSY`) the SQE waits
 //!   in a user-space backlog that is flushed, in order, at the next enter.
 //!   Cancels go through the same path, so a cancel can always be queued.
-//! * **One enter per park.** [`Driver::turn`] submits everything queued and,
+//! * **One enter per park.** [`Uring::turn`] submits everything queued and,
 //!   if asked to wait, sleeps in the same `io_uring_enter` until one CQE or
 //!   the timeout (`IORING_ENTER_EXT_ARG`) — a thousand timers cost one
 //!   timespec, not a thousand SQEs. Every enter carries `GETEVENTS` so that
@@ -54,7 +54,7 @@ pub(crate) struct Counters {
 }
 
 /// One ring, its op table, and the driver's own wake-up read.
-pub(crate) struct Driver {
+pub(crate) struct Uring {
     pub(super) ring: IoUring,
     /// How `io_uring_enter` names the ring (registered index if possible).
     ring_fd: sys::RingFd,
@@ -72,17 +72,17 @@ pub(crate) struct Driver {
     eventfd_armed: bool,
     pub(crate) counters: Counters,
     flags: SetupFlags,
-    probe: Option<Probe>,
+    probe: Option<Box<Probe>>,
     observer: Option<Observer>,
 }
 
-impl Driver {
+impl Uring {
     /// Sets up a ring, dropping setup flags the kernel refuses.
     pub(crate) fn new(
         config: &RingConfig,
         eventfd: OwnedFd,
         observer: Option<Observer>,
-    ) -> io::Result<Driver> {
+    ) -> io::Result<Uring> {
         let (ring, flags) = build_ring(config)?;
         check_features(&ring)?;
         let mut probe = Probe::new();
@@ -90,13 +90,13 @@ impl Driver {
             .submitter()
             .register_probe(&mut probe)
             .ok()
-            .map(|()| probe);
+            .map(|()| Box::new(probe));
         let raw = ring.as_raw_fd();
         let ring_fd = match sys::register_ring_fd(raw) {
             Some(index) => sys::RingFd::Registered(index),
             None => sys::RingFd::Raw(raw),
         };
-        Ok(Driver {
+        Ok(Uring {
             ring,
             ring_fd,
             ops: OpTable::default(),
@@ -359,7 +359,7 @@ impl Driver {
     }
 }
 
-impl Drop for Driver {
+impl Drop for Uring {
     fn drop(&mut self) {
         self.drain();
         if let sys::RingFd::Registered(index) = self.ring_fd {
@@ -368,7 +368,7 @@ impl Drop for Driver {
     }
 }
 
-impl Driver {
+impl Uring {
     /// Cancels every op in flight and reaps until each has its terminal
     /// CQE, within [`DRAIN_LIMIT`]; leaks what the kernel may still own.
     fn drain(&mut self) {

@@ -109,7 +109,7 @@ impl File {
             return (Err(e), buf);
         }
         let (result, buf) = if buf.bytes_total() <= MAX_OP_LEN {
-            read::read_at(&self.fd.fd, buf, pos).await
+            read::read_file_at(&self.fd, buf, pos).await
         } else {
             self.read_chunks(buf, pos).await
         };
@@ -123,7 +123,7 @@ impl File {
         while done < total {
             let end = total.min(done + MAX_OP_LEN);
             let (result, slice) =
-                read::read_at(&self.fd.fd, buf.slice(done..end), pos + done as u64).await;
+                read::read_file_at(&self.fd, buf.slice(done..end), pos + done as u64).await;
             buf = slice.into_inner();
             match result {
                 Ok(n) => {
@@ -183,7 +183,7 @@ impl File {
             return (Err(e), buf);
         }
         let (result, buf) = if buf.bytes_init() <= MAX_OP_LEN {
-            write::write_at(&self.fd.fd, buf, pos).await
+            write::write_file_at(&self.fd, buf, pos).await
         } else {
             self.write_chunks(buf, pos).await
         };
@@ -197,7 +197,7 @@ impl File {
         while done < total {
             let end = total.min(done + MAX_OP_LEN);
             let (result, slice) =
-                write::write_at(&self.fd.fd, buf.slice(done..end), pos + done as u64).await;
+                write::write_file_at(&self.fd, buf.slice(done..end), pos + done as u64).await;
             buf = slice.into_inner();
             match result {
                 Ok(n) => {
@@ -284,7 +284,10 @@ impl File {
         if let Err(e) = check_offset(pos) {
             return (Err(e), buf);
         }
-        let (result, buf) = read_fixed::read_fixed_at(&self.fd, buf, pos).await;
+        let (result, buf) = match read_fixed::read_fixed_at(&self.fd, buf, pos) {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        };
         let result = result.map_err(|e| self.explain(e, "read", &buf, buf.bytes_total(), pos));
         (result, buf)
     }
@@ -298,7 +301,10 @@ impl File {
         if let Err(e) = check_offset(pos) {
             return (Err(e), buf);
         }
-        let (result, buf) = write_fixed::write_fixed_at(&self.fd, buf, pos).await;
+        let (result, buf) = match write_fixed::write_fixed_at(&self.fd, buf, pos) {
+            Ok(op) => op.await,
+            Err((e, buf)) => (Err(e), buf),
+        };
         let result = result.map_err(|e| self.explain(e, "write", &buf, buf.bytes_init(), pos));
         (result, buf)
     }
@@ -360,8 +366,9 @@ impl File {
     }
 
     /// Puts the file in a slot of `table` (registered files): the ops that
-    /// can name a fixed file (fixed-buffer, vectored, sync, allocate and
-    /// truncate ops) then skip the kernel's descriptor lookup. The slot is
+    /// can name a fixed file (`read_at`/`write_at` and the ops built on
+    /// them, fixed-buffer, vectored, sync, allocate and truncate ops) then
+    /// skip the kernel's descriptor lookup. The slot is
     /// freed when the file is closed and its last op has completed.
     /// Registering an already registered file does nothing.
     ///

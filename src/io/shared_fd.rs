@@ -17,7 +17,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[allow(dead_code)] // being wired in (readiness driver)
 #[derive(Clone, Debug)]
 pub(crate) struct SharedFd(Rc<Inner>);
 
@@ -27,6 +26,8 @@ struct Inner {
     id: u64,
     /// Registered with this thread's readiness driver.
     registered: Cell<bool>,
+    /// `O_NONBLOCK` was set for the readiness driver.
+    nonblocking: Cell<bool>,
 }
 
 thread_local! {
@@ -40,6 +41,7 @@ impl SharedFd {
             fd,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registered: Cell::new(false),
+            nonblocking: Cell::new(false),
         }))
     }
 
@@ -54,6 +56,23 @@ impl SharedFd {
     /// Unique for the life of the process (never 0).
     pub(crate) fn id(&self) -> u64 {
         self.0.id
+    }
+
+    /// Readiness driver: sets `O_NONBLOCK` once, so an op's own syscall
+    /// can say `EAGAIN` instead of blocking the loop. (io_uring needs no
+    /// such flag: it never blocks the loop on a blocking descriptor.)
+    pub(crate) fn ensure_nonblocking(&self) {
+        if self.0.nonblocking.replace(true) {
+            return;
+        }
+        let fd = self.raw();
+        // SAFETY: fcntl on a descriptor we keep open; no pointers.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 && flags & libc::O_NONBLOCK == 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            }
+        }
     }
 
     /// The readiness driver registered this descriptor.

@@ -57,7 +57,8 @@ impl<S> Incoming<S> {
             fd,
             make,
             state: State::Idle,
-            multishot: true,
+            // Multishot accept is an io_uring feature (never on epoll).
+            multishot: crate::net::socket::supports(io_uring::opcode::Accept::CODE),
             accepted: false,
             backoff: Backoff::default(),
         }

@@ -5,7 +5,9 @@
 //! turned into one, so an accept whose future or stream was dropped closes
 //! the fd it got (the peer sees EOF) instead of leaking it.
 
+use crate::driver::epoll::Interest;
 use crate::driver::multishot::{Multishot, MultishotData};
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use crate::net::SockAddr;
@@ -38,6 +40,18 @@ unsafe impl OpData for Accept {
         // owns; it is closed when the output is dropped.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
         Ok((fd, *self.addr))
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Read)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let addr = self.addr.as_mut_ptr();
+        // SAFETY: `addr` and its length live in the box `Accept` owns.
+        let ret =
+            unsafe { libc::accept4(self.fd.raw(), addr, self.addr.len_mut(), libc::SOCK_CLOEXEC) };
+        syscall_res(ret as isize)
     }
 }
 

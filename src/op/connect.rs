@@ -1,5 +1,7 @@
 //! `IORING_OP_CONNECT` to a boxed address.
 
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use crate::net::SockAddr;
@@ -11,6 +13,9 @@ pub(crate) struct Connect {
     fd: SharedFd,
     /// The kernel reads the address from here (also after an async retry).
     addr: Box<SockAddr>,
+    /// Readiness driver: `connect(2)` said `EINPROGRESS`; the next attempts
+    /// ask the socket how it ended.
+    in_progress: bool,
 }
 
 // SAFETY: the SQE points into `addr`, a box `Connect` owns.
@@ -30,6 +35,60 @@ unsafe impl OpData for Connect {
     fn complete(self, cqe: Cqe) -> io::Result<()> {
         cqe.result.map(drop)
     }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Write)
+    }
+
+    /// Non-blocking connect: `EINPROGRESS` waits for writability, then
+    /// `SO_ERROR` gives the outcome (`getpeername` tells a spurious wake
+    /// from a finished connect).
+    fn attempt(&mut self) -> i32 {
+        let fd = self.fd.raw();
+        if !self.in_progress {
+            // SAFETY: the address lives in the box `Connect` owns.
+            let ret = unsafe { libc::connect(fd, self.addr.as_ptr(), self.addr.len()) };
+            return match syscall_res(ret as isize) {
+                res if res == -libc::EINPROGRESS => {
+                    self.in_progress = true;
+                    -libc::EAGAIN
+                }
+                res => res,
+            };
+        }
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` and `len` are live locals of the sizes given.
+        let ret = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if ret < 0 {
+            return syscall_res(ret as isize);
+        }
+        if err != 0 {
+            return -err;
+        }
+        let mut peer: libc::sockaddr_storage = unsafe_zeroed();
+        let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: `peer` is a live sockaddr_storage of `peer_len` bytes.
+        let ret = unsafe {
+            libc::getpeername(
+                fd,
+                (&mut peer as *mut libc::sockaddr_storage).cast(),
+                &mut peer_len,
+            )
+        };
+        match syscall_res(ret as isize) {
+            res if res == -libc::ENOTCONN => -libc::EAGAIN,
+            res => res,
+        }
+    }
 }
 
 /// Connects the socket `fd` to `addr`.
@@ -37,5 +96,11 @@ pub(crate) fn connect(fd: &SharedFd, addr: SockAddr) -> Op<Connect> {
     Op::new(Connect {
         fd: fd.clone(),
         addr: Box::new(addr),
+        in_progress: false,
     })
+}
+
+fn unsafe_zeroed() -> libc::sockaddr_storage {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage.
+    unsafe { std::mem::zeroed() }
 }

@@ -55,6 +55,31 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// A plain descriptor (streams, pipes): never a fixed slot.
+    pub(crate) fn fd(fd: &SharedFd) -> Target {
+        Target {
+            file: FileFd::new(fd.clone()),
+            fixed: None,
+        }
+    }
+
+    /// As [`Target::new`] for the current runtime's ring, without taking a
+    /// handle to its driver: a file with no fixed slot (the common case)
+    /// costs no lookup at all, a registered one a thread-local read and a
+    /// pointer comparison. Outside a runtime the fd is named (the op then
+    /// fails at its first poll, as every op does there).
+    pub(crate) fn current(file: &FileFd) -> Target {
+        let fixed = file.fixed.as_ref().and_then(|slot| {
+            context::with_core(|core| slot.is_on(&core.driver))
+                .unwrap_or(false)
+                .then(|| slot.index())
+        });
+        Target {
+            file: file.clone(),
+            fixed,
+        }
+    }
+
     pub(crate) fn new(file: &FileFd, driver: &Handle) -> Target {
         let fixed = file
             .fixed

@@ -1,5 +1,6 @@
 //! `IORING_OP_NOP`: a round trip through the ring that does nothing.
 
+use crate::driver::op::Readiness;
 use crate::driver::{Cqe, Op, OpData};
 use io_uring::{opcode, squeue};
 use std::io;
@@ -17,6 +18,14 @@ unsafe impl OpData for Nop {
 
     fn complete(self, cqe: Cqe) -> io::Result<()> {
         cqe.result.map(drop)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Inline
+    }
+
+    fn attempt(&mut self) -> i32 {
+        0
     }
 }
 

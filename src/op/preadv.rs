@@ -4,8 +4,8 @@
 
 use super::fs_support::{with_target, FileFd, Target};
 use crate::buf::IoBufMut;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
-use crate::runtime::context;
 use io_uring::{opcode, squeue};
 use std::io;
 
@@ -59,6 +59,19 @@ unsafe impl<B: IoBufMut> OpData for Preadv<B> {
         });
         (result, bufs)
     }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Inline // a regular file: always "ready"
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let _ = self.sqe(); // aims the iovecs at the buffers
+        let n = self.iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+        let fd = self.target.file.fd.raw();
+        // SAFETY: the iovecs point into the buffers' stable memory.
+        let ret = unsafe { libc::preadv(fd, self.iovecs.as_ptr(), n, self.pos as libc::off_t) };
+        syscall_res(ret)
+    }
 }
 
 /// Reads into `bufs` in order, starting at `pos`; returns the total read.
@@ -70,12 +83,8 @@ pub(crate) async fn preadv<B: IoBufMut>(
     if bufs.len() > MAX_IOVECS {
         return (Err(too_many(bufs.len())), bufs);
     }
-    let driver = match context::driver() {
-        Ok(driver) => driver,
-        Err(e) => return (Err(e), bufs),
-    };
     Op::new(Preadv {
-        target: Target::new(file, &driver),
+        target: Target::current(file),
         bufs,
         iovecs: Vec::new(),
         pos,

@@ -4,8 +4,8 @@
 use super::fs_support::{with_target, FileFd, Target};
 use super::preadv::{too_many, MAX_IOVECS};
 use crate::buf::IoBuf;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
-use crate::runtime::context;
 use io_uring::{opcode, squeue};
 use std::io;
 
@@ -44,6 +44,19 @@ unsafe impl<B: IoBuf> OpData for Pwritev<B> {
     fn complete(self, cqe: Cqe) -> Self::Output {
         (cqe.result.map(|n| n as usize), self.bufs)
     }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Inline // a regular file: always "ready"
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let _ = self.sqe(); // aims the iovecs at the buffers
+        let n = self.iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+        let fd = self.target.file.fd.raw();
+        // SAFETY: the iovecs point into the buffers' stable memory.
+        let ret = unsafe { libc::pwritev(fd, self.iovecs.as_ptr(), n, self.pos as libc::off_t) };
+        syscall_res(ret)
+    }
 }
 
 /// Writes the initialised bytes of `bufs` in order, starting at `pos`;
@@ -56,12 +69,8 @@ pub(crate) async fn pwritev<B: IoBuf>(
     if bufs.len() > MAX_IOVECS {
         return (Err(too_many(bufs.len())), bufs);
     }
-    let driver = match context::driver() {
-        Ok(driver) => driver,
-        Err(e) => return (Err(e), bufs),
-    };
     Op::new(Pwritev {
-        target: Target::new(file, &driver),
+        target: Target::current(file),
         bufs,
         iovecs: Vec::new(),
         pos,

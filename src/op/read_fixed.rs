@@ -44,25 +44,37 @@ unsafe impl<B: FixedIoBuf + IoBufMut> OpData for ReadFixed<B> {
     }
 }
 
-/// Reads up to `buf.bytes_total()` bytes at `pos` into a registered buffer.
-pub(crate) async fn read_fixed_at<B: FixedIoBuf + IoBufMut>(
+/// The op reading up to `buf.bytes_total()` bytes at `pos` into a
+/// registered buffer, or the error (with the buffer back) if the buffer
+/// cannot be used on this thread's runtime. Checked here, synchronously,
+/// so that the caller awaits the op itself: no extra future layer.
+pub(crate) fn read_fixed_at<B: FixedIoBuf + IoBufMut>(
     file: &FileFd,
     buf: B,
     pos: u64,
-) -> (io::Result<usize>, B) {
-    let driver = match context::driver() {
-        Ok(driver) => driver,
-        Err(e) => return (Err(e), buf),
-    };
-    if !buf.fixed_buf().is_on(&driver) {
-        return (Err(foreign_pool()), buf);
+) -> Result<Op<ReadFixed<B>>, (io::Error, B)> {
+    if let Err(e) = check_pool(&buf) {
+        return Err((e, buf));
     }
-    Op::new(ReadFixed {
-        target: Target::new(file, &driver),
+    Ok(Op::new(ReadFixed {
+        target: Target::current(file),
         buf,
         pos,
-    })
-    .await
+    }))
+}
+
+/// Whether `buf`'s pool is registered with the current runtime's ring
+/// (read through the thread-local context, no driver handle taken).
+///
+/// # Errors
+///
+/// `Other` outside a runtime; `InvalidInput` for another runtime's pool.
+pub(crate) fn check_pool<B: FixedIoBuf>(buf: &B) -> io::Result<()> {
+    match context::with_core(|core| buf.fixed_buf().is_on(&core.driver)) {
+        Some(true) => Ok(()),
+        Some(false) => Err(foreign_pool()),
+        None => Err(context::not_in_runtime()),
+    }
 }
 
 pub(crate) fn foreign_pool() -> io::Error {

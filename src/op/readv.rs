@@ -1,6 +1,8 @@
 //! `IORING_OP_READV` into several owned buffers, filled in order.
 
 use crate::buf::IoBufMut;
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use io_uring::{opcode, squeue, types};
@@ -49,6 +51,17 @@ unsafe impl<B: IoBufMut> OpData for Readv<B> {
             n as usize
         });
         (result, bufs)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Read)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let _ = self.sqe(); // aims the iovecs at the buffers
+        let n = self.iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
+        // SAFETY: the iovecs point into the buffers' stable memory.
+        syscall_res(unsafe { libc::readv(self.fd.raw(), self.iovecs.as_ptr(), n) })
     }
 }
 

@@ -1,6 +1,8 @@
 //! `IORING_OP_RECV` into an owned buffer.
 
 use crate::buf::IoBufMut;
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use io_uring::{opcode, squeue, types};
@@ -35,6 +37,24 @@ unsafe impl<B: IoBufMut> OpData for Recv<B> {
             n as usize
         });
         (result, buf)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Read)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let len = self.buf.bytes_total().min(u32::MAX as usize);
+        // SAFETY: the pointer is valid for `len` writable bytes (IoBufMut).
+        let ret = unsafe {
+            libc::recv(
+                self.fd.raw(),
+                self.buf.stable_mut_ptr().cast(),
+                len,
+                self.flags | libc::MSG_DONTWAIT,
+            )
+        };
+        syscall_res(ret)
     }
 }
 

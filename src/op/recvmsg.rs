@@ -3,6 +3,8 @@
 
 use super::msghdr::MsgHdr;
 use crate::buf::IoBufMut;
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use crate::net::SockAddr;
@@ -39,6 +41,17 @@ unsafe impl<B: IoBufMut> OpData for RecvMsg<B> {
             (n as usize, hdr.addr.clone())
         });
         (result, buf)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Read)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let len = self.buf.bytes_total();
+        let msg = self.hdr.point(self.buf.stable_mut_ptr(), len);
+        // SAFETY: `msg` is the header `point` just aimed at `buf`.
+        syscall_res(unsafe { libc::recvmsg(self.fd.raw(), msg, libc::MSG_DONTWAIT) })
     }
 }
 

@@ -1,6 +1,8 @@
 //! `IORING_OP_SEND` from an owned buffer, always with `MSG_NOSIGNAL`.
 
 use crate::buf::IoBuf;
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use io_uring::{opcode, squeue, types};
@@ -29,6 +31,24 @@ unsafe impl<B: IoBuf> OpData for Send<B> {
 
     fn complete(self, cqe: Cqe) -> Self::Output {
         (cqe.result.map(|n| n as usize), self.buf)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Write)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let len = self.buf.bytes_init().min(u32::MAX as usize);
+        // SAFETY: the pointer is valid for `len` readable bytes (IoBuf).
+        let ret = unsafe {
+            libc::send(
+                self.fd.raw(),
+                self.buf.stable_ptr().cast(),
+                len,
+                self.flags | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        syscall_res(ret)
     }
 }
 

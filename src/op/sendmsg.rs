@@ -3,6 +3,8 @@
 
 use super::msghdr::MsgHdr;
 use crate::buf::IoBuf;
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use crate::net::SockAddr;
@@ -34,6 +36,18 @@ unsafe impl<B: IoBuf> OpData for SendMsg<B> {
 
     fn complete(self, cqe: Cqe) -> Self::Output {
         (cqe.result.map(|n| n as usize), self.buf)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Write)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let len = self.buf.bytes_init();
+        let msg = self.hdr.point(self.buf.stable_ptr().cast_mut(), len);
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        // SAFETY: `msg` is the header `point` just aimed at `buf`.
+        syscall_res(unsafe { libc::sendmsg(self.fd.raw(), msg, flags) })
     }
 }
 

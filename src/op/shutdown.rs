@@ -1,5 +1,6 @@
 //! `IORING_OP_SHUTDOWN`.
 
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use io_uring::{opcode, squeue, types};
@@ -22,6 +23,15 @@ unsafe impl OpData for Shutdown {
 
     fn complete(self, cqe: Cqe) -> io::Result<()> {
         cqe.result.map(drop)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Inline
+    }
+
+    fn attempt(&mut self) -> i32 {
+        // SAFETY: plain syscall on an fd we keep open.
+        syscall_res(unsafe { libc::shutdown(self.fd.raw(), self.how) } as isize)
     }
 }
 

@@ -1,10 +1,9 @@
 //! `IORING_OP_WRITE_FIXED`: write at an offset from a registered buffer.
 
 use super::fs_support::{with_target, FileFd, Target};
-use super::read_fixed::foreign_pool;
+use super::read_fixed::check_pool;
 use crate::buf::FixedIoBuf;
 use crate::driver::{Cqe, Op, OpData};
-use crate::runtime::context;
 use io_uring::{opcode, squeue};
 use std::io;
 
@@ -39,23 +38,20 @@ unsafe impl<B: FixedIoBuf> OpData for WriteFixed<B> {
     }
 }
 
-/// Writes the initialised bytes of a registered buffer at `pos`.
-pub(crate) async fn write_fixed_at<B: FixedIoBuf>(
+/// The op writing the initialised bytes of a registered buffer at `pos`,
+/// or the error (with the buffer back) if the buffer cannot be used on this
+/// thread's runtime (see [`read_fixed_at`](super::read_fixed::read_fixed_at)).
+pub(crate) fn write_fixed_at<B: FixedIoBuf>(
     file: &FileFd,
     buf: B,
     pos: u64,
-) -> (io::Result<usize>, B) {
-    let driver = match context::driver() {
-        Ok(driver) => driver,
-        Err(e) => return (Err(e), buf),
-    };
-    if !buf.fixed_buf().is_on(&driver) {
-        return (Err(foreign_pool()), buf);
+) -> Result<Op<WriteFixed<B>>, (io::Error, B)> {
+    if let Err(e) = check_pool(&buf) {
+        return Err((e, buf));
     }
-    Op::new(WriteFixed {
-        target: Target::new(file, &driver),
+    Ok(Op::new(WriteFixed {
+        target: Target::current(file),
         buf,
         pos,
-    })
-    .await
+    }))
 }

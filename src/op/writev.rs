@@ -3,6 +3,8 @@
 //! raise `SIGPIPE`).
 
 use crate::buf::IoBuf;
+use crate::driver::epoll::Interest;
+use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
 use crate::io::SharedFd;
 use io_uring::{opcode, squeue, types};
@@ -43,6 +45,17 @@ unsafe impl<B: IoBuf> OpData for Writev<B> {
 
     fn complete(self, cqe: Cqe) -> Self::Output {
         (cqe.result.map(|n| n as usize), self.bufs)
+    }
+
+    fn readiness(&self) -> Readiness<'_> {
+        Readiness::Wait(&self.fd, Interest::Write)
+    }
+
+    fn attempt(&mut self) -> i32 {
+        let _ = self.sqe(); // aims the msghdr and iovecs at the buffers
+        let flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+        // SAFETY: the msghdr points at iovecs into the buffers' memory.
+        syscall_res(unsafe { libc::sendmsg(self.fd.raw(), &*self.msg, flags) })
     }
 }
 

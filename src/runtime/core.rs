@@ -84,11 +84,24 @@ impl Core {
     }
 
     pub(crate) fn setup_flags(&self) -> SetupFlags {
-        self.driver.borrow().flags()
+        match &*self.driver.borrow() {
+            Driver::Uring(u) => u.flags(),
+            Driver::Epoll(_) => SetupFlags::NONE,
+        }
+    }
+
+    pub(crate) fn driver_kind(&self) -> super::Driver {
+        match &*self.driver.borrow() {
+            Driver::Uring(_) => super::Driver::Uring,
+            Driver::Epoll(_) => super::Driver::Epoll,
+        }
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let d = self.driver.borrow().counters;
+        let (d, e) = match &*self.driver.borrow() {
+            Driver::Uring(u) => (u.counters, Default::default()),
+            Driver::Epoll(e) => (Default::default(), e.counters),
+        };
         Stats {
             tasks_spawned: self.counters.spawned.get(),
             tasks_polled: self.counters.polled.get(),
@@ -96,7 +109,7 @@ impl Core {
             remote_wakes: self.shared.remote_wakes.load(Ordering::Relaxed),
             unparks: self.shared.unparks.load(Ordering::Relaxed),
             parks: self.counters.parks.get(),
-            ops_submitted: d.ops_submitted,
+            ops_submitted: d.ops_submitted + e.ops,
             cancels: d.cancels,
             cqes_reaped: d.cqes_reaped,
             stale_cqes: d.stale_cqes,
@@ -105,7 +118,11 @@ impl Core {
             sq_full_flushes: d.sq_full_flushes,
             backlogged: d.backlogged,
             cq_overflow_drains: d.cq_overflow_drains,
-            eintr_retries: d.eintr_retries,
+            eintr_retries: d.eintr_retries + e.eintr,
+            epoll_waits: e.epoll_waits,
+            epoll_ctls: e.epoll_ctls,
+            attempts: e.attempts,
+            eagain_retries: e.eagain_retries,
             timers_fired: self.timers.borrow().fired,
         }
     }

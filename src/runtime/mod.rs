@@ -25,8 +25,10 @@ pub use crate::driver::setup::{SetupFlags, UringUnavailable};
 
 use self::core::Core;
 use self::shared::Shared;
+use crate::driver::epoll::Epoll;
 use crate::driver::setup::RingConfig;
-use crate::driver::Driver;
+use crate::driver::uring::Uring;
+use crate::driver::Driver as Backend;
 use crate::trace::{Event, Observer};
 use std::future::Future;
 use std::io;
@@ -82,6 +84,12 @@ impl Runtime {
         self.core.setup_flags()
     }
 
+    /// The I/O driver this runtime runs on ([`Driver::Uring`] or
+    /// [`Driver::Epoll`], never `Auto`).
+    pub fn driver(&self) -> Driver {
+        self.core.driver_kind()
+    }
+
     /// Whether the kernel supports io_uring opcode `opcode` (probed once).
     pub fn supports_opcode(&self, opcode: u8) -> bool {
         self.core.driver.borrow().supports(opcode)
@@ -109,6 +117,7 @@ impl std::fmt::Debug for Runtime {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Builder {
+    driver: Driver,
     entries: u32,
     cq_entries: Option<u32>,
     flags: SetupFlags,
@@ -120,6 +129,7 @@ impl Builder {
     /// modern setup flags ([`SetupFlags::DEFAULT`]) where the kernel has them.
     pub fn new() -> Builder {
         Builder {
+            driver: Driver::Auto,
             entries: 256,
             cq_entries: None,
             flags: SetupFlags::DEFAULT,
@@ -149,6 +159,13 @@ impl Builder {
         self
     }
 
+    /// Which I/O driver to use (default [`Driver::Auto`]: io_uring, or
+    /// epoll where io_uring is unavailable).
+    pub fn driver(mut self, driver: Driver) -> Builder {
+        self.driver = driver;
+        self
+    }
+
     /// Calls `observer` at each step of the runtime (see [`crate::trace`]).
     pub fn on_event(mut self, observer: impl Fn(&Event) + 'static) -> Builder {
         self.observer = Some(Rc::new(observer));
@@ -167,7 +184,24 @@ impl Builder {
             cq_entries: self.cq_entries,
             flags: self.flags,
         };
-        let driver = Driver::new(&config, shared.eventfd()?, self.observer.clone())?;
+        let choice = match self.driver {
+            Driver::Auto => Driver::from_env()?,
+            chosen => chosen,
+        };
+        let uring = || Uring::new(&config, shared.eventfd()?, self.observer.clone());
+        let epoll = || Epoll::new(shared.eventfd()?, self.observer.clone());
+        let driver = match choice {
+            Driver::Uring => Backend::Uring(uring()?),
+            Driver::Epoll => Backend::Epoll(epoll()?),
+            Driver::Auto => match uring() {
+                Ok(u) => Backend::Uring(u),
+                Err(e) if is_unavailable(&e) => {
+                    say_fallback_once(&e);
+                    Backend::Epoll(epoll()?)
+                }
+                Err(e) => return Err(e),
+            },
+        };
         Ok(Runtime {
             core: Rc::new(Core::new(driver, shared, self.observer)),
         })
@@ -178,6 +212,53 @@ impl Default for Builder {
     fn default() -> Builder {
         Builder::new()
     }
+}
+
+/// The I/O model a runtime runs on.
+///
+/// Chosen with [`Builder::driver`]; when left at `Auto`, the environment
+/// variable `RINGLOOP_DRIVER=uring|epoll|auto` decides, and `auto` means
+/// io_uring where it can be set up, epoll otherwise — saying so once on
+/// stderr with the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Driver {
+    /// Completion model: io_uring.
+    Uring,
+    /// Readiness model: epoll. Provided buffer rings, `SEND_ZC`, registered
+    /// buffers and files are io_uring features and fail with `Unsupported`
+    /// here; everything else works the same.
+    Epoll,
+    /// io_uring if available, else epoll.
+    Auto,
+}
+
+impl Driver {
+    fn from_env() -> io::Result<Driver> {
+        match std::env::var("RINGLOOP_DRIVER") {
+            Err(_) => Ok(Driver::Auto),
+            Ok(v) => match v.trim() {
+                "" | "auto" => Ok(Driver::Auto),
+                "uring" | "io_uring" => Ok(Driver::Uring),
+                "epoll" => Ok(Driver::Epoll),
+                other => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("RINGLOOP_DRIVER={other:?}: expected uring, epoll or auto"),
+                )),
+            },
+        }
+    }
+}
+
+/// Whether `err` says io_uring cannot be used here (as opposed to, say, a
+/// bad ring size).
+fn is_unavailable(err: &io::Error) -> bool {
+    err.get_ref()
+        .is_some_and(|inner| inner.is::<UringUnavailable>())
+}
+
+fn say_fallback_once(err: &io::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| eprintln!("ringloop: {err}; using the epoll driver"));
 }
 
 /// Spawns `future` as a task on the current runtime.

@@ -19,7 +19,8 @@ pub struct Stats {
     pub unparks: u64,
     /// Times the loop went to sleep in the kernel.
     pub parks: u64,
-    /// Operations submitted (SQEs of ops, not counting cancels).
+    /// Operations started: SQEs of ops on io_uring (not counting cancels),
+    /// first polls of ops on epoll.
     pub ops_submitted: u64,
     /// `ASYNC_CANCEL`s queued for dropped in-flight ops.
     pub cancels: u64,
@@ -39,6 +40,14 @@ pub struct Stats {
     pub cq_overflow_drains: u64,
     /// `EINTR`s absorbed by the loop.
     pub eintr_retries: u64,
+    /// Readiness driver: `epoll_wait` calls.
+    pub epoll_waits: u64,
+    /// Readiness driver: `epoll_ctl` calls (one per descriptor).
+    pub epoll_ctls: u64,
+    /// Readiness driver: syscalls ops ran themselves (`read`, `recv` …).
+    pub attempts: u64,
+    /// Readiness driver: of those, how many said `EAGAIN` (not ready yet).
+    pub eagain_retries: u64,
     /// Timers that fired.
     pub timers_fired: u64,
 }
@@ -66,11 +75,23 @@ impl Stats {
             backlogged,
             cq_overflow_drains,
             eintr_retries,
+            epoll_waits,
+            epoll_ctls,
+            attempts,
+            eagain_retries,
             timers_fired
         )
     }
 
-    fn rows(&self) -> [(&'static str, u64); 17] {
+    /// Syscalls the loop and its ops made for I/O: `io_uring_enter` on the
+    /// completion driver; `epoll_wait`, `epoll_ctl` and the ops' own
+    /// syscalls on the readiness driver. (Remote wakes' eventfd writes are
+    /// made by other threads and not counted.)
+    pub fn io_syscalls(&self) -> u64 {
+        self.enters + self.epoll_waits + self.epoll_ctls + self.attempts
+    }
+
+    fn rows(&self) -> [(&'static str, u64); 21] {
         [
             ("tasks spawned", self.tasks_spawned),
             ("tasks polled", self.tasks_polled),
@@ -88,6 +109,10 @@ impl Stats {
             ("backlogged SQEs", self.backlogged),
             ("CQ-overflow drains", self.cq_overflow_drains),
             ("EINTR retries", self.eintr_retries),
+            ("epoll_wait calls", self.epoll_waits),
+            ("epoll_ctl calls", self.epoll_ctls),
+            ("syscalls run by ops", self.attempts),
+            ("  of which EAGAIN", self.eagain_retries),
             ("timers fired", self.timers_fired),
         ]
     }

@@ -30,6 +30,24 @@ where
     })
 }
 
+/// As [`run`], on the io_uring driver whatever `RINGLOOP_DRIVER` says: for
+/// tests of what only io_uring does (registered buffers and files, SQEs in
+/// flight, cancellation races).
+pub fn run_uring<F, Fut>(secs: u64, make: F) -> Fut::Output
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    super::common::watchdog(secs, move || {
+        let rt = ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .expect("io_uring runtime");
+        rt.block_on(make())
+    })
+}
+
 /// A scratch directory, removed (with its content) when dropped.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);
