@@ -131,6 +131,9 @@ pub(crate) struct RingConfig {
     pub(crate) entries: u32,
     pub(crate) cq_entries: Option<u32>,
     pub(crate) flags: SetupFlags,
+    /// Enter the kernel after every op instead of once per park (a
+    /// deliberately naive mode, to show what batching buys).
+    pub(crate) submit_each_op: bool,
 }
 
 /// Fails unless the kernel has what ringloop cannot do without.

@@ -72,6 +72,8 @@ pub(crate) struct Uring {
     eventfd_armed: bool,
     pub(crate) counters: Counters,
     flags: SetupFlags,
+    /// Naive mode: one `io_uring_enter` per op (see `RingConfig`).
+    submit_each_op: bool,
     probe: Option<Box<Probe>>,
     observer: Option<Observer>,
 }
@@ -107,6 +109,7 @@ impl Uring {
             eventfd_armed: false,
             counters: Counters::default(),
             flags,
+            submit_each_op: config.submit_each_op,
             probe,
             observer,
         })
@@ -136,6 +139,10 @@ impl Uring {
             });
         }
         self.push(sqe.user_data(user_data));
+        if self.submit_each_op {
+            // Errors here are transient ones the next turn retries.
+            let _ = self.enter(0, None);
+        }
         user_data
     }
 

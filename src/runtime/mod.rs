@@ -118,6 +118,7 @@ impl std::fmt::Debug for Runtime {
 /// ```
 pub struct Builder {
     driver: Driver,
+    submit_each_op: bool,
     entries: u32,
     cq_entries: Option<u32>,
     flags: SetupFlags,
@@ -130,6 +131,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             driver: Driver::Auto,
+            submit_each_op: false,
             entries: 256,
             cq_entries: None,
             flags: SetupFlags::DEFAULT,
@@ -166,6 +168,14 @@ impl Builder {
         self
     }
 
+    /// A deliberately naive io_uring mode for comparisons: enter the kernel
+    /// after every op instead of once per park, as a runtime that does not
+    /// batch would. Off by default; ignored on epoll.
+    pub fn submit_each_op(mut self, naive: bool) -> Builder {
+        self.submit_each_op = naive;
+        self
+    }
+
     /// Calls `observer` at each step of the runtime (see [`crate::trace`]).
     pub fn on_event(mut self, observer: impl Fn(&Event) + 'static) -> Builder {
         self.observer = Some(Rc::new(observer));
@@ -183,6 +193,7 @@ impl Builder {
             entries: self.entries,
             cq_entries: self.cq_entries,
             flags: self.flags,
+            submit_each_op: self.submit_each_op,
         };
         let choice = match self.driver {
             Driver::Auto => Driver::from_env()?,
