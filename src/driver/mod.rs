@@ -119,4 +119,6 @@ fn needs_uring() -> std::io::Error {
 pub(crate) type Handle = Rc<RefCell<Driver>>;
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;

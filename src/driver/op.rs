@@ -369,6 +369,14 @@ impl<T: OpData> Op<T> {
     }
 }
 
+impl<T: OpData> Op<T> {
+    /// The op's key, once submitted to a ring (for tests that inject CQEs).
+    #[cfg(test)]
+    pub(crate) fn user_data(&self) -> Option<u64> {
+        (self.driver.is_some() && !self.on_epoll).then_some(self.user_data)
+    }
+}
+
 impl<T: OpData> Unpin for Op<T> {}
 
 impl<T: OpData> Future for Op<T> {

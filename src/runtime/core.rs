@@ -55,6 +55,8 @@ pub(crate) struct Core {
     counters: CoreCounters,
     next_id: Cell<u32>,
     observer: Option<Observer>,
+    /// The process that built this runtime (see `is_forked_copy`).
+    pid: u32,
     /// Scratch space, reused every turn.
     wakers: RefCell<Vec<Waker>>,
     remote: RefCell<Vec<TaskRef>>,
@@ -72,6 +74,7 @@ impl Core {
             counters: CoreCounters::default(),
             next_id: Cell::new(1),
             observer,
+            pid: std::process::id(),
             wakers: RefCell::new(Vec::new()),
             remote: RefCell::new(Vec::new()),
         }
@@ -81,6 +84,12 @@ impl Core {
         if let Some(observer) = &self.observer {
             observer(&event);
         }
+    }
+
+    /// Whether this is the copy of a runtime that a `fork` left in a child
+    /// process (the ring's memory is not mapped there).
+    pub(crate) fn is_forked_copy(&self) -> bool {
+        std::process::id() != self.pid
     }
 
     pub(crate) fn setup_flags(&self) -> SetupFlags {
@@ -176,6 +185,11 @@ impl Core {
     /// Runs `future` to completion on this thread, running spawned tasks and
     /// driving the ring meanwhile.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            !self.is_forked_copy(),
+            "Runtime::block_on in a forked child: the ring is not inherited \
+             across fork (its memory is MADV_DONTFORK); build a new Runtime"
+        );
         assert!(
             !context::is_entered(),
             "Runtime::block_on called from inside a ringloop runtime; \

@@ -67,7 +67,8 @@ impl Runtime {
     ///
     /// # Panics
     ///
-    /// If called from inside a runtime (nested `block_on`); if the future
+    /// If called from inside a runtime (nested `block_on`), or in a child
+    /// process forked after the runtime was built; if the future
     /// panics (the panic propagates); if the ring itself fails with an error
     /// that is not transient (a kernel or ringloop bug: `EFAULT`, `EBADF`).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
@@ -98,6 +99,13 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.core.is_forked_copy() {
+            // In a forked child the ring's memory is not mapped: touching it
+            // would crash. The child's copy is leaked instead (its kernel
+            // resources belong to the parent; the child's fds close at exit).
+            std::mem::forget(Rc::clone(&self.core));
+            return;
+        }
         self.core.shutdown();
     }
 }
