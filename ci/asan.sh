@@ -9,6 +9,10 @@ export RUSTC_BOOTSTRAP=1
 export RUSTFLAGS="-Zsanitizer=address"
 export RUSTDOCFLAGS="-Zsanitizer=address"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export LSAN_OPTIONS="suppressions=$PWD/ci/lsan.supp:print_suppressions=0"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/asan}"
-# --tests: doctests are not sanitized (they link without the runtime).
-cargo test --target x86_64-unknown-linux-gnu --tests "$@"
+# Default: every test target (doctests are not sanitized: they link
+# without the runtime). Arguments replace that selection, e.g.
+#   bash ci/asan.sh --lib --test ops_lifecycle
+if [ "$#" -eq 0 ]; then set -- --tests; fi
+cargo test --target x86_64-unknown-linux-gnu "$@"

@@ -28,6 +28,12 @@ step "tests again with the readiness driver (RINGLOOP_DRIVER=epoll)"
 # epoll in this pass.
 RINGLOOP_DRIVER=epoll cargo test
 
+step "AddressSanitizer: the lifecycle, shutdown, leak and limit tests"
+# The whole suite under ASan takes longer than CI should spend; these are
+# the tests where memory ownership changes hands with the kernel.
+bash ci/asan.sh --lib --test ops_lifecycle --test shutdown --test net_leaks \
+    --test fs_lifecycle --test ring_limits --test reliability
+
 step "the tour runs"
 cargo run --release --example tour >/tmp/ringloop-tour.txt
 tail -n 4 /tmp/ringloop-tour.txt
