@@ -168,8 +168,7 @@ fn load(addr: std::net::SocketAddr, secs: u64, sample_every: Duration, print: bo
         sampler.abort();
         let _ = sampler.await;
         Rc::try_unwrap(report)
-            .ok()
-            .expect("workers done")
+            .expect("the workers are done")
             .into_inner()
     })
 }
