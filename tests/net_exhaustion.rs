@@ -9,6 +9,7 @@ mod net_common;
 
 use common::{open_fds, watchdog};
 use net_common::{in_child, is_child};
+use ringloop::buf::IoBuf;
 use ringloop::net::TcpListener;
 use ringloop::Runtime;
 use std::time::Duration;
@@ -129,5 +130,113 @@ fn accept_backs_off_on_emfile_and_recovers() {
             }
             drop(clients);
         });
+    });
+}
+
+#[test]
+fn an_echo_server_under_ulimit_64_survives_500_connection_attempts() {
+    // `ulimit -n 64`, an echo server, and 500 clients from another thread
+    // trying at once: the server backs off while out of fds (low CPU),
+    // keeps serving the connections it has, and serves everyone in the end.
+    if !child_runs("an_echo_server_under_ulimit_64_survives_500_connection_attempts") {
+        return;
+    }
+    watchdog(60, || {
+        let rt = Runtime::new().unwrap();
+        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The clients live in this process too: make their 500 sockets
+        // first, so that only the server's accepts meet the limit (a limit
+        // constrains new descriptors, not those already open).
+        let sockets: Vec<std::net::TcpStream> = (0..500)
+            .map(|_| {
+                // SAFETY: plain socket(2); the result is checked below.
+                let fd = unsafe {
+                    libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+                };
+                assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+                // The limit is on descriptor *numbers*: move the client's
+                // socket above it, leaving the low numbers to the server.
+                // SAFETY: F_DUPFD on our own fd, then closing the original.
+                let high = unsafe {
+                    let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 1000);
+                    libc::close(fd);
+                    high
+                };
+                assert!(high >= 1000, "F_DUPFD: {}", std::io::Error::last_os_error());
+                // SAFETY: a fresh socket we own.
+                unsafe { std::os::fd::FromRawFd::from_raw_fd(high) }
+            })
+            .collect();
+        set_fd_limit(64);
+        let clients = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            use std::os::fd::AsRawFd;
+            let std::net::SocketAddr::V4(v4) = addr else {
+                unreachable!("bound to 127.0.0.1")
+            };
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*v4.ip()).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let mut attempts = 0;
+            let mut streams = Vec::new();
+            for s in sockets {
+                attempts += 1;
+                // SAFETY: `sin` is a valid sockaddr_in for the call.
+                let ret = unsafe {
+                    libc::connect(
+                        s.as_raw_fd(),
+                        (&sin as *const libc::sockaddr_in).cast(),
+                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                    )
+                };
+                // Connect and send at once: the handshake and the bytes wait
+                // in the listener's backlog until the server gets to them.
+                let mut s = s;
+                if ret == 0 && s.write_all(b"hello").is_ok() {
+                    streams.push(s);
+                }
+            }
+            let mut served = 0;
+            for mut s in streams {
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut buf = [0u8; 5];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"hello" {
+                    served += 1;
+                }
+            }
+            (served, attempts)
+        });
+        let cpu = cpu_time();
+        let started = std::time::Instant::now();
+        rt.block_on(async {
+            let mut incoming = listener.incoming();
+            let mut echoes = Vec::new();
+            while echoes.len() < 500 {
+                let stream = incoming.next().await.unwrap();
+                echoes.push(ringloop::spawn(async move {
+                    let (res, buf) = stream.read(vec![0u8; 5]).await;
+                    if let Ok(n) = res {
+                        let _ = stream.write_all(buf.slice(..n)).await;
+                    }
+                }));
+            }
+            for echo in echoes {
+                echo.await.unwrap();
+            }
+        });
+        let (served, attempts) = clients.join().unwrap();
+        let (spent, wall) = (cpu_time() - cpu, started.elapsed());
+        assert_eq!(attempts, 500);
+        assert_eq!(served, 500, "every client was served in the end");
+        assert!(
+            spent < wall / 2 + Duration::from_millis(200),
+            "the server spun while out of fds: {spent:?} of CPU in {wall:?}"
+        );
     });
 }
