@@ -84,5 +84,6 @@ pub use op::nop::nop;
 #[doc(hidden)]
 pub use driver::fault;
 pub use runtime::{
-    spawn, spawn_blocking, stats, yield_now, Builder, Driver, JoinError, JoinHandle, Runtime, Stats,
+    cores, current_core, spawn, spawn_blocking, spawn_on, stats, yield_now, Builder, Driver,
+    JoinError, JoinHandle, RemoteJoinHandle, Runtime, Stats,
 };

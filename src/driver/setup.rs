@@ -134,6 +134,8 @@ pub(crate) struct RingConfig {
     /// Enter the kernel after every op instead of once per park (a
     /// deliberately naive mode, to show what batching buys).
     pub(crate) submit_each_op: bool,
+    /// Share the io-wq worker pool of this ring (`IORING_SETUP_ATTACH_WQ`).
+    pub(crate) attach_wq: Option<std::os::fd::RawFd>,
 }
 
 /// Fails unless the kernel has what ringloop cannot do without.
@@ -169,6 +171,9 @@ pub(crate) fn build_ring(config: &RingConfig) -> io::Result<(IoUring, SetupFlags
         builder.dontfork();
         if let Some(cq) = config.cq_entries {
             builder.setup_cqsize(cq);
+        }
+        if let Some(fd) = config.attach_wq {
+            builder.setup_attach_wq(fd);
         }
         if flags.contains(SetupFlags::SUBMIT_ALL) {
             builder.setup_submit_all();

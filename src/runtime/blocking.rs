@@ -7,13 +7,10 @@
 //! awaiting task's: the pool thread wakes it from outside, which is the
 //! runtime's remote-wake path (remote queue + eventfd unpark).
 
-use super::JoinHandle;
+use super::{oneshot, JoinHandle};
 use std::collections::VecDeque;
-use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// Most threads the pool runs at once.
@@ -92,31 +89,6 @@ impl Pool {
     }
 }
 
-type Outcome<T> = std::thread::Result<T>;
-
-struct Slot<T> {
-    value: Option<Outcome<T>>,
-    waker: Option<Waker>,
-}
-
-/// Receiving end of one job's result.
-struct Receive<T>(Arc<Mutex<Slot<T>>>);
-
-impl<T> Future for Receive<T> {
-    type Output = Outcome<T>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        match slot.value.take() {
-            Some(outcome) => Poll::Ready(outcome),
-            None => {
-                slot.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
 /// Runs `f` on the blocking pool and returns a handle to its result.
 ///
 /// Use it for work that would stall the loop: CPU-heavy code, blocking
@@ -132,27 +104,16 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let slot = Arc::new(Mutex::new(Slot {
-        value: None,
-        waker: None,
-    }));
-    let sender = Arc::clone(&slot);
+    let (sender, receiver) = oneshot::channel();
     let handle = super::spawn(async move {
-        match Receive(slot).await {
-            Ok(value) => value,
-            Err(panic) => resume_unwind(panic),
+        match receiver.await {
+            Some(Ok(value)) => value,
+            Some(Err(panic)) => resume_unwind(panic),
+            None => unreachable!("a pool job always sends (it catches panics)"),
         }
     });
     pool().submit(Box::new(move || {
-        let outcome = catch_unwind(AssertUnwindSafe(f));
-        let waker = {
-            let mut slot = sender.lock().unwrap_or_else(PoisonError::into_inner);
-            slot.value = Some(outcome);
-            slot.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        sender.send(catch_unwind(AssertUnwindSafe(f)));
     }));
     handle
 }

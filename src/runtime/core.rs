@@ -238,7 +238,11 @@ impl Core {
 
     fn take_remote(&self) {
         let mut remote = self.remote.borrow_mut();
-        self.shared.take_remote(&mut remote);
+        let mut jobs = Vec::new();
+        self.shared.take_remote(&mut remote, &mut jobs);
+        for job in jobs {
+            job(); // spawns onto this runtime (we are inside it)
+        }
         if remote.is_empty() {
             return;
         }
@@ -323,7 +327,9 @@ impl Core {
             }
         }
         super::shared::unregister(self.shared.id);
-        drop(self.shared.close());
+        let (queued, jobs) = self.shared.close();
+        drop(queued);
+        drop(jobs);
         let timers = std::mem::take(&mut *self.timers.borrow_mut());
         drop(timers);
     }

@@ -13,12 +13,15 @@
 mod blocking;
 pub(crate) mod context;
 mod core;
+mod cores;
 mod join;
+mod oneshot;
 mod shared;
 mod stats;
 mod task;
 
 pub use self::blocking::spawn_blocking;
+pub use self::cores::{cores, current_core, spawn_on, RemoteJoinHandle};
 pub use self::join::{JoinError, JoinHandle};
 pub use self::stats::Stats;
 pub use crate::driver::setup::{SetupFlags, UringUnavailable};
@@ -127,6 +130,9 @@ impl std::fmt::Debug for Runtime {
 pub struct Builder {
     driver: Driver,
     submit_each_op: bool,
+    threads: usize,
+    pin_threads: bool,
+    attach_wq: Option<std::os::fd::RawFd>,
     entries: u32,
     cq_entries: Option<u32>,
     flags: SetupFlags,
@@ -140,6 +146,9 @@ impl Builder {
         Builder {
             driver: Driver::Auto,
             submit_each_op: false,
+            threads: 1,
+            pin_threads: false,
+            attach_wq: None,
             entries: 256,
             cq_entries: None,
             flags: SetupFlags::DEFAULT,
@@ -202,6 +211,7 @@ impl Builder {
             cq_entries: self.cq_entries,
             flags: self.flags,
             submit_each_op: self.submit_each_op,
+            attach_wq: self.attach_wq,
         };
         let choice = match self.driver {
             Driver::Auto => Driver::from_env()?,

@@ -35,8 +35,13 @@ pub(crate) struct Shared {
 
 struct Remote {
     queue: Vec<TaskRef>,
+    /// Work sent by other threads to run on this loop (`spawn_on`).
+    jobs: Vec<Job>,
     closed: bool,
 }
+
+/// A closure another thread wants run on this runtime's loop.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 impl Shared {
     pub(crate) fn new() -> io::Result<Shared> {
@@ -50,6 +55,7 @@ impl Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             remote: Mutex::new(Remote {
                 queue: Vec::new(),
+                jobs: Vec::new(),
                 closed: false,
             }),
             remote_pending: AtomicBool::new(false),
@@ -79,6 +85,23 @@ impl Shared {
         self.remote_wakes.fetch_add(1, Ordering::Relaxed);
         self.remote_pending.store(true, Ordering::SeqCst);
         self.unpark();
+    }
+
+    /// Queues `job` to run on this runtime's loop (from any thread).
+    ///
+    /// # Errors
+    ///
+    /// Gives the job back if the runtime has shut down.
+    pub(crate) fn push_job(&self, job: Job) -> Result<(), Job> {
+        let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
+        if remote.closed {
+            return Err(job);
+        }
+        remote.jobs.push(job);
+        drop(remote);
+        self.remote_pending.store(true, Ordering::SeqCst);
+        self.unpark();
+        Ok(())
     }
 
     /// Ends the loop's wait if it is parked.
@@ -117,7 +140,7 @@ impl Shared {
     }
 
     /// Moves remotely woken tasks into `out`.
-    pub(crate) fn take_remote(&self, out: &mut Vec<TaskRef>) {
+    pub(crate) fn take_remote(&self, out: &mut Vec<TaskRef>, jobs: &mut Vec<Job>) {
         // The relaxed load keeps the common case (nothing remote) free of a
         // locked instruction; a wake it misses is seen at the next turn,
         // and the park protocol re-checks with SeqCst before sleeping.
@@ -126,14 +149,18 @@ impl Shared {
         {
             let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
             out.append(&mut remote.queue);
+            jobs.append(&mut remote.jobs);
         }
     }
 
     /// Refuses further remote wakes and returns what was queued.
-    pub(crate) fn close(&self) -> Vec<TaskRef> {
+    pub(crate) fn close(&self) -> (Vec<TaskRef>, Vec<Job>) {
         let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
         remote.closed = true;
-        std::mem::take(&mut remote.queue)
+        (
+            std::mem::take(&mut remote.queue),
+            std::mem::take(&mut remote.jobs),
+        )
     }
 }
 
