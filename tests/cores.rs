@@ -119,3 +119,38 @@ fn an_observer_is_refused_for_a_group_of_cores() {
         .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+#[test]
+fn a_wake_from_one_core_to_another_sleeping_core_travels_as_a_msg_ring_cqe() {
+    // Core 1 sleeps in io_uring_enter waiting for a message; core 0 sends
+    // it. Core 0's loop ends core 1's sleep by posting a CQE into core 1's
+    // ring (IORING_OP_MSG_RING, Linux 5.18+) instead of writing its eventfd.
+    let outputs = watchdog(20, || {
+        let (tx, rx) = async_channel::bounded::<u32>(1);
+        Builder::new()
+            .threads(2)
+            .driver(Driver::Uring)
+            .run(move |core| {
+                let (tx, rx) = (tx.clone(), rx.clone());
+                async move {
+                    if core == 0 {
+                        for i in 0..20 {
+                            // Give core 1 time to go to sleep each time.
+                            ringloop::time::sleep(std::time::Duration::from_millis(5)).await;
+                            tx.send(i).await.unwrap();
+                        }
+                    } else {
+                        for i in 0..20 {
+                            assert_eq!(rx.recv().await.unwrap(), i);
+                        }
+                    }
+                    ringloop::stats().msg_ring_wakes
+                }
+            })
+            .unwrap()
+    });
+    assert!(
+        outputs[0] > 0,
+        "core 0 woke the sleeping core 1 with MSG_RING: {outputs:?}"
+    );
+}

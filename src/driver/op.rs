@@ -36,6 +36,9 @@ pub(crate) const RESERVED_INDEX: u32 = u32::MAX - 15;
 pub(crate) const CANCEL_TAG: u64 = u64::MAX;
 /// `user_data` of the wake-up eventfd read.
 pub(crate) const EVENTFD_TAG: u64 = u64::MAX - 1;
+/// `user_data` of a CQE another runtime posted into this ring with
+/// `IORING_OP_MSG_RING` to end its sleep.
+pub(crate) const MSG_WAKE_TAG: u64 = u64::MAX - 2;
 
 /// One completion as the op sees it.
 #[derive(Debug)]

@@ -23,7 +23,7 @@
 //!   [`DRAIN_LIMIT`]); data the kernel may still own after that is leaked,
 //!   never freed.
 
-use super::op::{Lifecycle, OpTable, RawCqe, Routed, CANCEL_TAG, EVENTFD_TAG};
+use super::op::{Lifecycle, OpTable, RawCqe, Routed, CANCEL_TAG, EVENTFD_TAG, MSG_WAKE_TAG};
 use super::setup::{build_ring, check_features, RingConfig, SetupFlags};
 use super::sys;
 use crate::runtime::context;
@@ -31,7 +31,7 @@ use crate::trace::{Event, Observer, TaskId};
 use io_uring::{opcode, squeue, types, EnterFlags, IoUring, Probe};
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,8 @@ pub(crate) struct Counters {
     pub(crate) backlogged: u64,
     pub(crate) cq_overflow_drains: u64,
     pub(crate) eintr_retries: u64,
+    pub(crate) msg_ring_wakes_sent: u64,
+    pub(crate) msg_ring_wakes_received: u64,
 }
 
 /// One ring, its op table, and the driver's own wake-up read.
@@ -305,6 +307,22 @@ impl Uring {
         result
     }
 
+    /// Ends the sleep of the ring `target_fd` by posting a CQE into it
+    /// (`IORING_OP_MSG_RING`), submitted at once. Returns false if this
+    /// kernel cannot (the caller writes the target's eventfd instead).
+    pub(crate) fn msg_ring_wake(&mut self, target_fd: RawFd) -> bool {
+        if !self.supports(opcode::MsgRingData::CODE) {
+            return false;
+        }
+        let sqe = opcode::MsgRingData::new(types::Fd(target_fd), 0, MSG_WAKE_TAG, None)
+            .build()
+            .user_data(CANCEL_TAG);
+        self.push(sqe);
+        self.counters.msg_ring_wakes_sent += 1;
+        // Submit now: a wake must not wait for this loop's next park.
+        self.enter(0, None).is_ok()
+    }
+
     /// Before the loop sleeps: makes sure the eventfd read is in flight, so
     /// a wake from another thread can end the wait. (The drain does not call
     /// this: it must not leave a fresh read behind.)
@@ -329,6 +347,11 @@ impl Uring {
             n += 1;
             let user_data = entry.user_data();
             if user_data == CANCEL_TAG {
+                continue;
+            }
+            if user_data == MSG_WAKE_TAG {
+                // Another core's MSG_RING: its only job was to end our wait.
+                self.counters.msg_ring_wakes_received += 1;
                 continue;
             }
             if user_data == EVENTFD_TAG {

@@ -60,6 +60,19 @@ pub(crate) fn driver() -> io::Result<Handle> {
     with_core(|core| core.driver.clone()).ok_or_else(not_in_runtime)
 }
 
+/// If this thread runs an io_uring runtime whose driver is free, wakes the
+/// ring `target_fd` with `IORING_OP_MSG_RING`; false if it cannot.
+pub(crate) fn try_msg_ring_wake(target_fd: std::os::fd::RawFd) -> bool {
+    with_core(|core| match core.driver.try_borrow_mut() {
+        Ok(mut driver) => match driver.uring_mut() {
+            Ok(uring) => uring.msg_ring_wake(target_fd),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    })
+    .unwrap_or(false)
+}
+
 pub(crate) fn not_in_runtime() -> io::Error {
     io::Error::other("this operation must run inside a ringloop runtime (Runtime::block_on)")
 }

@@ -65,6 +65,9 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(driver: Driver, shared: Arc<Shared>, observer: Option<Observer>) -> Core {
         super::shared::register(&shared);
+        if let Ok(uring) = driver.uring() {
+            shared.ring_fd.store(uring.ring_fd(), Ordering::Relaxed);
+        }
         Core {
             driver: Rc::new(RefCell::new(driver)),
             timers: Rc::new(RefCell::new(TimerQueue::default())),
@@ -128,6 +131,7 @@ impl Core {
             backlogged: d.backlogged,
             cq_overflow_drains: d.cq_overflow_drains,
             eintr_retries: d.eintr_retries + e.eintr,
+            msg_ring_wakes: d.msg_ring_wakes_sent,
             epoll_waits: e.epoll_waits,
             epoll_ctls: e.epoll_ctls,
             attempts: e.attempts,
@@ -327,6 +331,7 @@ impl Core {
             }
         }
         super::shared::unregister(self.shared.id);
+        self.shared.ring_fd.store(-1, Ordering::Relaxed);
         let (queued, jobs) = self.shared.close();
         drop(queued);
         drop(jobs);

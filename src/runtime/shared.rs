@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     remote_pending: AtomicBool,
     parked: AtomicBool,
     eventfd: OwnedFd,
+    /// The ring fd of this runtime (-1 on epoll), for other cores'
+    /// `IORING_OP_MSG_RING` wakes.
+    pub(crate) ring_fd: std::sync::atomic::AtomicI32,
     /// Wakes that arrived through the remote queue.
     pub(crate) remote_wakes: AtomicU64,
     /// Eventfd writes made to end a wait.
@@ -59,6 +62,7 @@ impl Shared {
                 closed: false,
             }),
             remote_pending: AtomicBool::new(false),
+            ring_fd: std::sync::atomic::AtomicI32::new(-1),
             parked: AtomicBool::new(false),
             // SAFETY: `fd` is a fresh eventfd we own.
             eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
@@ -110,6 +114,12 @@ impl Shared {
         // when the loop is running. Racing wakers may both write: harmless.
         if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             self.unparks.fetch_add(1, Ordering::Relaxed);
+            // From another ringloop loop (another core): post a CQE into
+            // the sleeping ring with MSG_RING where the kernel has it.
+            let target = self.ring_fd.load(Ordering::Relaxed);
+            if target >= 0 && super::context::try_msg_ring_wake(target) {
+                return;
+            }
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our own eventfd. An
             // error (EAGAIN at counter overflow) means a wake is pending anyway.

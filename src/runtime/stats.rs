@@ -40,6 +40,9 @@ pub struct Stats {
     pub cq_overflow_drains: u64,
     /// `EINTR`s absorbed by the loop.
     pub eintr_retries: u64,
+    /// Remote wakes this runtime sent to a sleeping runtime on another core
+    /// as an `IORING_OP_MSG_RING` CQE (instead of an eventfd write).
+    pub msg_ring_wakes: u64,
     /// Readiness driver: `epoll_wait` calls.
     pub epoll_waits: u64,
     /// Readiness driver: `epoll_ctl` calls (one per descriptor).
@@ -75,6 +78,7 @@ impl Stats {
             backlogged,
             cq_overflow_drains,
             eintr_retries,
+            msg_ring_wakes,
             epoll_waits,
             epoll_ctls,
             attempts,
@@ -91,7 +95,7 @@ impl Stats {
         self.enters + self.epoll_waits + self.epoll_ctls + self.attempts
     }
 
-    fn rows(&self) -> [(&'static str, u64); 21] {
+    fn rows(&self) -> [(&'static str, u64); 22] {
         [
             ("tasks spawned", self.tasks_spawned),
             ("tasks polled", self.tasks_polled),
@@ -109,6 +113,7 @@ impl Stats {
             ("backlogged SQEs", self.backlogged),
             ("CQ-overflow drains", self.cq_overflow_drains),
             ("EINTR retries", self.eintr_retries),
+            ("MSG_RING wakes sent", self.msg_ring_wakes),
             ("epoll_wait calls", self.epoll_waits),
             ("epoll_ctl calls", self.epoll_ctls),
             ("syscalls run by ops", self.attempts),
