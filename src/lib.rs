@@ -49,10 +49,15 @@
 //! * [`buf`]: the owned-buffer traits that let the kernel own memory safely.
 //! * [`fs`]: files on the ring — positional reads and writes, vectored,
 //!   `O_DIRECT` and registered-buffer I/O, sync, metadata, path operations.
-//! * [`io`]: pipes, and the shared pieces of I/O resources.
+//! * [`io`]: pipes, and `io::Compat`: ringloop streams and files behind
+//!   the `tokio::io`, `futures_io` and `hyper::rt` traits (features
+//!   `tokio-io`, `futures-io`, `hyper`).
 //! * [`net`]: TCP, UDP and Unix sockets, with multishot accept and receive
 //!   over provided buffer rings.
 //! * [`trace`]: every step of the model as an event, for the curious.
+//! * [`main`] and [`test`]: attribute macros that run an `async fn` on a
+//!   runtime; `#[ringloop::test(driver = "both")]` runs a test on each
+//!   driver.
 //!
 //! ## Guarantees
 //!
@@ -78,6 +83,12 @@ pub mod time;
 pub mod trace;
 
 pub use op::nop::nop;
+pub use ringloop_macros::{main, test};
+
+/// What the attribute macros expand to call (not a stable API).
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __private;
 
 /// Fault injection for tests (feature `fault-injection`; not a stable API).
 #[cfg(feature = "fault-injection")]

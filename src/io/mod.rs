@@ -4,9 +4,17 @@
 //! io_uring API: the buffer goes in by value and comes back with the
 //! result, `(io::Result<usize>, B)`, because the kernel owns it while the
 //! operation is in flight (see [`crate::buf`]).
+//!
+//! `Compat` (features `tokio-io`, `futures-io`, `hyper`) puts ringloop
+//! streams and files behind the borrowed-slice I/O traits of the rest of
+//! the ecosystem, at the cost of one copy per byte each way.
 
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub mod compat;
 mod pipe;
 pub(crate) mod shared_fd;
 
+#[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
+pub use compat::Compat;
 pub use pipe::{pipe, PipeReader, PipeWriter};
 pub(crate) use shared_fd::SharedFd;
