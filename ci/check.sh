@@ -20,6 +20,13 @@ cargo clippy --all-targets -- -D warnings
 step "build examples and benches"
 cargo build --examples --benches
 
+step "optional features (tokio-io, futures-io, hyper): clippy, the hyper example, its tests"
+# The self dev-dependency already turns on tokio-io and futures-io for the
+# suite; `hyper` is off by default (heavy), so it is checked here once.
+cargo clippy --all-targets --all-features -- -D warnings
+cargo build --all-features --example hyper
+cargo test --all-features --test compat_hyper
+
 step "tests (the README's test command), io_uring driver by default"
 cargo test
 
@@ -32,7 +39,7 @@ step "AddressSanitizer: the lifecycle, shutdown, leak and limit tests"
 # The whole suite under ASan takes longer than CI should spend; these are
 # the tests where memory ownership changes hands with the kernel.
 bash ci/asan.sh --lib --test ops_lifecycle --test shutdown --test net_leaks \
-    --test fs_lifecycle --test ring_limits --test reliability
+    --test fs_lifecycle --test ring_limits --test reliability --test compat
 
 step "the tour runs"
 cargo run --release --example tour >/tmp/ringloop-tour.txt
