@@ -290,6 +290,6 @@ fn a_registered_files_ops_name_its_slot_not_its_descriptor_number() {
         assert_eq!(bufs[0], b"AAAA", "readv_at names the slot");
         let (res, buf) = file.read_at(Vec::with_capacity(4), 0).await;
         assert_eq!(res.unwrap(), 4);
-        assert_eq!(buf, b"BBBB", "read_at names the descriptor");
+        assert_eq!(buf, b"AAAA", "read_at names the slot");
     });
 }
