@@ -142,10 +142,15 @@ impl Uring {
         }
         self.push(sqe.user_data(user_data));
         if self.submit_each_op {
-            // Errors here are transient ones the next turn retries.
-            let _ = self.enter(0, None);
+            self.submit_now();
         }
         user_data
+    }
+
+    /// Hands everything queued to the kernel now, without waiting.
+    pub(crate) fn submit_now(&mut self) {
+        // Errors here are transient ones the next turn retries.
+        let _ = self.enter(0, None);
     }
 
     /// Queues an `ASYNC_CANCEL` for the op `user_data`.

@@ -80,8 +80,10 @@ impl File {
     }
 
     pub(crate) fn from_owned(fd: OwnedFd, direct: bool) -> File {
+        let mut file_fd = FileFd::new(SharedFd::new(fd));
+        file_fd.direct = direct;
         File {
-            fd: FileFd::new(SharedFd::new(fd)),
+            fd: file_fd,
             direct,
         }
     }
@@ -407,7 +409,7 @@ impl File {
     /// `close(2)`'s: `EIO`, `ENOSPC`, `EDQUOT` on NFS and the like.
     pub async fn close(self) -> io::Result<()> {
         let File {
-            fd: FileFd { fd, fixed },
+            fd: FileFd { fd, fixed, .. },
             ..
         } = self;
         drop(fixed);

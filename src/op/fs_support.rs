@@ -31,11 +31,18 @@ use std::sync::OnceLock;
 pub(crate) struct FileFd {
     pub(crate) fd: SharedFd,
     pub(crate) fixed: Option<Rc<FileSlot>>,
+    /// Opened with `O_DIRECT`: its ops go to the device, and are submitted
+    /// at once rather than batched at the next park (`OpData::submit_now`).
+    pub(crate) direct: bool,
 }
 
 impl FileFd {
     pub(crate) fn new(fd: SharedFd) -> FileFd {
-        FileFd { fd, fixed: None }
+        FileFd {
+            fd,
+            fixed: None,
+            direct: false,
+        }
     }
 
     /// A duplicate of the fd for a blocking-pool job.

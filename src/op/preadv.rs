@@ -29,6 +29,10 @@ unsafe impl<B: IoBufMut> OpData for Preadv<B> {
     type Output = (io::Result<usize>, Vec<B>);
     const NAME: &'static str = "preadv";
 
+    fn submit_now(&self) -> bool {
+        self.target.file.direct
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         self.iovecs = self
             .bufs

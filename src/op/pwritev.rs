@@ -26,6 +26,10 @@ unsafe impl<B: IoBuf> OpData for Pwritev<B> {
     type Output = (io::Result<usize>, Vec<B>);
     const NAME: &'static str = "pwritev";
 
+    fn submit_now(&self) -> bool {
+        self.target.file.direct
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         self.iovecs = self
             .bufs

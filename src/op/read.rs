@@ -26,6 +26,10 @@ unsafe impl<B: IoBufMut> OpData for Read<B> {
     type Output = (io::Result<usize>, B);
     const NAME: &'static str = "read";
 
+    fn submit_now(&self) -> bool {
+        self.target.file.direct
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         // One op moves at most u32::MAX bytes; callers loop for more.
         let len = self.buf.bytes_total().min(u32::MAX as usize) as u32;

@@ -21,6 +21,10 @@ unsafe impl<B: FixedIoBuf + IoBufMut> OpData for ReadFixed<B> {
     type Output = (io::Result<usize>, B);
     const NAME: &'static str = "read_fixed";
 
+    fn submit_now(&self) -> bool {
+        self.target.file.direct
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         // A registered buffer is at most 1 GiB: the length fits.
         let len = self.buf.bytes_total() as u32;

@@ -23,6 +23,10 @@ unsafe impl<B: IoBuf> OpData for Write<B> {
     type Output = (io::Result<usize>, B);
     const NAME: &'static str = "write";
 
+    fn submit_now(&self) -> bool {
+        self.target.file.direct
+    }
+
     fn sqe(&mut self) -> squeue::Entry {
         // One op moves at most u32::MAX bytes; callers loop for more.
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
