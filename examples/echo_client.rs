@@ -4,8 +4,13 @@
 //! ```text
 //! cargo run --release --example echo_client -- 127.0.0.1:7000 \
 //!     --connections 64 --size 64 --depth 1 --duration 10 [--rate 50000] [--warmup 1]
-//!     [--tick-us 100]
+//!     [--tick-us 100] [--http]
 //! ```
+//!
+//! With `--http` a message is an HTTP/1.1 `GET /` (keep-alive) and a reply
+//! is one response, counted by its headers and `Content-Length` body — the
+//! load of `examples/http.rs` (or any HTTP server) instead of an echo;
+//! `--size` is then ignored.
 //!
 //! * Closed loop (default): each connection keeps `--depth` messages in
 //!   flight; as echoes complete, the same number of new messages goes out
@@ -41,6 +46,7 @@ struct Args {
     warmup: Duration,
     rate: Option<f64>,
     tick: Duration,
+    http: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -54,6 +60,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: Duration::from_secs(1),
         rate: None,
         tick: Duration::from_micros(100),
+        http: false,
     };
     fn num<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
         v.ok_or(format!("{name} needs a value"))?
@@ -71,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
             "--warmup" => parsed.warmup = Duration::from_secs_f64(num(&arg, args.next())?),
             "--rate" => parsed.rate = Some(num(&arg, args.next())?),
             "--tick-us" => parsed.tick = Duration::from_micros(num(&arg, args.next())?),
+            "--http" => parsed.http = true,
             addr if !addr.starts_with('-') && parsed.addr.is_empty() => parsed.addr = addr.into(),
             other => return Err(format!("unexpected argument {other}")),
         }
@@ -78,7 +86,8 @@ fn parse_args() -> Result<Args, String> {
     if parsed.addr.is_empty() {
         return Err(
             "usage: echo_client ADDR [--connections N] [--size BYTES] [--depth N] \
-                    [--duration SECS] [--warmup SECS] [--rate MSGS_PER_SEC] [--tick-us US]"
+                    [--duration SECS] [--warmup SECS] [--rate MSGS_PER_SEC] [--tick-us US] \
+                    [--http]"
                 .into(),
         );
     }
@@ -158,7 +167,11 @@ struct Shared {
 }
 
 struct Run {
+    /// One message: `size` bytes of `x`, or an HTTP request.
+    message: Vec<u8>,
     size: usize,
+    /// Replies are HTTP responses, not echoes.
+    http: bool,
     depth: usize,
     start: Instant,
     measure_from: Instant,
@@ -181,8 +194,15 @@ fn main() -> io::Result<()> {
         }
         let ring = BufRing::new(1024, 4096)?;
         let start = Instant::now();
+        let message = if args.http {
+            format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", args.addr).into_bytes()
+        } else {
+            vec![b'x'; args.size]
+        };
         let run = Rc::new(Run {
-            size: args.size,
+            size: message.len(),
+            message,
+            http: args.http,
             depth: args.depth,
             start,
             measure_from: start + args.warmup,
@@ -226,9 +246,14 @@ fn main() -> io::Result<()> {
         let hist = run.hist.borrow();
         let msgs = run.messages.get();
         println!(
-            "{} connections, {} B messages, {}, {:.1} s measured",
+            "{} connections, {} B {}, {}, {:.1} s measured",
             args.connections,
-            args.size,
+            run.size,
+            if args.http {
+                "HTTP requests"
+            } else {
+                "messages"
+            },
             match args.rate {
                 Some(r) => format!("open loop at {r:.0} msg/s"),
                 None => format!("closed loop, depth {}", args.depth),
@@ -268,7 +293,7 @@ async fn writer(
     offset: Option<Duration>,
 ) -> io::Result<()> {
     let max_batch = run.depth.max(64);
-    let mut buf = vec![b'x'; run.size * max_batch];
+    let mut buf = run.message.repeat(max_batch);
     let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
     let mut next_due = run.start + offset.unwrap_or_default();
     while Instant::now() < run.end {
@@ -330,10 +355,18 @@ async fn reader(
 ) -> io::Result<()> {
     let mut chunks = rd.recv_multishot(&ring);
     let mut partial = 0;
+    let mut responses = Responses::default();
     while let Some(chunk) = chunks.next().await {
-        partial += chunk?.len();
-        let done = partial / run.size;
-        partial %= run.size;
+        let chunk = chunk?;
+        let done = if run.http {
+            responses.feed(&chunk)?
+        } else {
+            partial += chunk.len();
+            let done = partial / run.size;
+            partial %= run.size;
+            done
+        };
+        drop(chunk);
         if done == 0 {
             continue;
         }
@@ -359,9 +392,103 @@ async fn reader(
     Ok(())
 }
 
+/// Counts complete HTTP/1.1 responses in a byte stream: headers up to the
+/// empty line, then `Content-Length` bytes of body.
+#[derive(Default)]
+struct Responses {
+    /// Header bytes of the response being read (until the empty line).
+    head: Vec<u8>,
+    /// Body bytes still to skip.
+    body_left: usize,
+}
+
+impl Responses {
+    /// Feeds the next bytes; returns how many responses they completed.
+    fn feed(&mut self, mut bytes: &[u8]) -> io::Result<usize> {
+        let mut done = 0;
+        while !bytes.is_empty() {
+            if self.body_left > 0 {
+                let n = self.body_left.min(bytes.len());
+                self.body_left -= n;
+                bytes = &bytes[n..];
+                if self.body_left == 0 {
+                    done += 1;
+                }
+                continue;
+            }
+            // In the headers: look for the end, "\r\n\r\n", which may
+            // straddle the previous bytes.
+            let from = self.head.len().saturating_sub(3);
+            self.head.extend_from_slice(bytes);
+            let Some(end) = self.head[from..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map(|p| from + p + 4)
+            else {
+                if self.head.len() > 64 * 1024 {
+                    return Err(invalid("HTTP response headers over 64 KiB"));
+                }
+                return Ok(done);
+            };
+            let consumed = end - (self.head.len() - bytes.len());
+            bytes = &bytes[consumed..];
+            let len = content_length(&self.head[..end])?;
+            self.head.clear();
+            if len == 0 {
+                done += 1;
+            } else {
+                self.body_left = len;
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// The `Content-Length` of a response's headers (0 if absent).
+fn content_length(head: &[u8]) -> io::Result<usize> {
+    let head = std::str::from_utf8(head).map_err(|_| invalid("HTTP headers not UTF-8"))?;
+    if !head.starts_with("HTTP/1.") {
+        return Err(invalid("not an HTTP/1 response"));
+    }
+    for line in head.split("\r\n").skip(1) {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                return value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("bad Content-Length"));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn invalid(msg: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Histogram;
+    use super::{Histogram, Responses};
+
+    #[test]
+    fn responses_are_counted_across_any_split() {
+        let one: &[u8] =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Type: text/plain\r\n\r\nHello world!";
+        let stream = [one, one, one].concat();
+        for split in 0..stream.len() {
+            let mut r = Responses::default();
+            let a = r.feed(&stream[..split]).unwrap();
+            let b = r.feed(&stream[split..]).unwrap();
+            assert_eq!(a + b, 3, "split at {split}");
+        }
+        let mut r = Responses::default();
+        let total: usize = stream.iter().map(|b| r.feed(&[*b]).unwrap()).sum();
+        assert_eq!(total, 3);
+        let empty = b"HTTP/1.1 204 No Content\r\n\r\n";
+        assert_eq!(Responses::default().feed(empty).unwrap(), 1);
+        assert!(Responses::default().feed(b"garbage\r\n\r\n").is_err());
+    }
 
     #[test]
     fn a_value_lands_in_a_bucket_within_3_percent() {

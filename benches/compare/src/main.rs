@@ -181,6 +181,12 @@ fn suite(cli: &Cli) -> Result<(), String> {
     println!("versions: {}", header.versions);
     println!("method: {}\n", header.method);
 
+    // Scratch space for scenarios that need files (created by the children
+    // that need them, under /var/tmp: a disk, where O_DIRECT works), removed
+    // at the end.
+    let scratch = PathBuf::from(format!("/var/tmp/ringloop-compare.{}", std::process::id()));
+    std::env::set_var("RINGLOOP_COMPARE_SCRATCH", &scratch);
+
     let mut reports = Vec::new();
     for s in &selected {
         for case in s.cases {
@@ -190,6 +196,8 @@ fn suite(cli: &Cli) -> Result<(), String> {
             reports.push(r);
         }
     }
+
+    let _ = std::fs::remove_dir_all(&scratch);
 
     if let Some(path) = &cli.out {
         let md = report::markdown(&header, &reports);

@@ -158,6 +158,7 @@ pub fn child_main(scenario: &str, case: &str, peer: &str, n: u64, cpu: Option<us
         }
     }
     match (p.run)(&Job {
+        case: c.id,
         n,
         concurrency: c.concurrency,
     }) {

@@ -14,11 +14,22 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod fileread;
+pub mod http;
+pub mod hyper;
 pub mod nop;
 pub mod spawn;
 
 /// Every scenario, in the order `all` runs them.
-pub const ALL: &[&Scenario] = &[&spawn::SCENARIO, &nop::SCENARIO];
+pub const ALL: &[&Scenario] = &[
+    &spawn::SCENARIO,
+    &nop::SCENARIO,
+    &fileread::SCENARIO,
+    &fileread::SWEEP,
+    &fileread::CP,
+    &http::SCENARIO,
+    &hyper::SCENARIO,
+];
 
 pub struct Scenario {
     /// The name used on the command line.
@@ -51,6 +62,9 @@ pub struct Peer {
 /// What a peer function is asked to do.
 #[derive(Clone, Copy, Debug)]
 pub struct Job {
+    /// The [`Case::id`] being run (for scenarios whose cases differ in more
+    /// than the concurrency).
+    pub case: &'static str,
     /// Ops in the measured pass.
     pub n: u64,
     /// From [`Case::concurrency`].
