@@ -10,6 +10,7 @@ pub(crate) mod fallocate;
 pub(crate) mod fs_support;
 pub(crate) mod fsync;
 pub(crate) mod ftruncate;
+pub(crate) mod iovec;
 pub(crate) mod link;
 pub(crate) mod mkdir;
 pub(crate) mod msghdr;

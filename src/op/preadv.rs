@@ -3,6 +3,7 @@
 //! current position.)
 
 use super::fs_support::{with_target, FileFd, Target};
+use super::iovec;
 use crate::buf::IoBufMut;
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
@@ -34,14 +35,7 @@ unsafe impl<B: IoBufMut> OpData for Preadv<B> {
     }
 
     fn sqe(&mut self) -> squeue::Entry {
-        self.iovecs = self
-            .bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
+        self.iovecs = iovec::for_reading(&mut self.bufs);
         let (ptr, len) = (self.iovecs.as_ptr(), self.iovecs.len() as u32);
         with_target!(self.target, |fd| opcode::Readv::new(fd, ptr, len)
             .offset(self.pos)
@@ -51,14 +45,9 @@ unsafe impl<B: IoBufMut> OpData for Preadv<B> {
     fn complete(self, cqe: Cqe) -> Self::Output {
         let mut bufs = self.bufs;
         let result = cqe.result.map(|n| {
-            let mut left = n as usize;
-            for buf in &mut bufs {
-                let filled = left.min(buf.bytes_total());
-                // SAFETY: the kernel fills the iovecs in order, so the
-                // first `filled` bytes of this buffer were written.
-                unsafe { buf.set_init(filled) };
-                left -= filled;
-            }
+            // SAFETY: the kernel reports `n` bytes read through the iovecs
+            // made from these buffers.
+            unsafe { iovec::mark_filled(&mut bufs, n as usize) };
             n as usize
         });
         (result, bufs)

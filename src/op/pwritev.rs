@@ -2,6 +2,7 @@
 //! owned buffers, in order. (`writev.rs` is the socket form.)
 
 use super::fs_support::{with_target, FileFd, Target};
+use super::iovec;
 use super::preadv::{too_many, MAX_IOVECS};
 use crate::buf::IoBuf;
 use crate::driver::op::{syscall_res, Readiness};
@@ -31,14 +32,7 @@ unsafe impl<B: IoBuf> OpData for Pwritev<B> {
     }
 
     fn sqe(&mut self) -> squeue::Entry {
-        self.iovecs = self
-            .bufs
-            .iter()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        self.iovecs = iovec::for_writing(&self.bufs);
         let (ptr, len) = (self.iovecs.as_ptr(), self.iovecs.len() as u32);
         with_target!(self.target, |fd| opcode::Writev::new(fd, ptr, len)
             .offset(self.pos)

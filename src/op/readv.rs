@@ -1,5 +1,6 @@
 //! `IORING_OP_READV` into several owned buffers, filled in order.
 
+use super::iovec;
 use crate::buf::IoBufMut;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
@@ -23,14 +24,7 @@ unsafe impl<B: IoBufMut> OpData for Readv<B> {
     const NAME: &'static str = "readv";
 
     fn sqe(&mut self) -> squeue::Entry {
-        self.iovecs = self
-            .bufs
-            .iter_mut()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            })
-            .collect();
+        self.iovecs = iovec::for_reading(&mut self.bufs);
         let n = self.iovecs.len().min(u32::MAX as usize) as u32;
         opcode::Readv::new(types::Fd(self.fd.raw()), self.iovecs.as_ptr(), n)
             .offset(u64::MAX)
@@ -40,14 +34,9 @@ unsafe impl<B: IoBufMut> OpData for Readv<B> {
     fn complete(self, cqe: Cqe) -> Self::Output {
         let mut bufs = self.bufs;
         let result = cqe.result.map(|n| {
-            let mut left = n as usize;
-            for buf in &mut bufs {
-                let here = left.min(buf.bytes_total());
-                // SAFETY: the kernel fills the iovecs in order; `n` bytes in
-                // all, so the first `here` bytes of this one are written.
-                unsafe { buf.set_init(here) };
-                left -= here;
-            }
+            // SAFETY: the kernel reports `n` bytes read through the iovecs
+            // made from these buffers.
+            unsafe { iovec::mark_filled(&mut bufs, n as usize) };
             n as usize
         });
         (result, bufs)

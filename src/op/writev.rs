@@ -2,6 +2,7 @@
 //! `MSG_NOSIGNAL` (a plain `WRITEV` on a socket whose peer is gone would
 //! raise `SIGPIPE`).
 
+use super::iovec;
 use crate::buf::IoBuf;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
@@ -28,14 +29,7 @@ unsafe impl<B: IoBuf> OpData for Writev<B> {
     const NAME: &'static str = "writev";
 
     fn sqe(&mut self) -> squeue::Entry {
-        self.iovecs = self
-            .bufs
-            .iter()
-            .map(|b| libc::iovec {
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            })
-            .collect();
+        self.iovecs = iovec::for_writing(&self.bufs);
         self.msg.msg_iov = self.iovecs.as_mut_ptr();
         self.msg.msg_iovlen = self.iovecs.len();
         opcode::SendMsg::new(types::Fd(self.fd.raw()), &*self.msg)
