@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests, so that each test reads as a
 //! sentence about the runtime's behaviour.
 //!
-//! * [`watchdog`]: every test that could hang runs its body under one.
+//! * [`watchdog`]: every test that could hang runs its body under one;
+//!   [`on_uring`] runs a future under one on a fresh io_uring runtime.
 //! * [`DropLog`] and [`RecordingBuf`]: one timeline holding what the runtime
 //!   did (SQEs pushed, CQEs reaped, from an `on_event` observer) and what
 //!   happened to the test's buffers (lent to an SQE, dropped), so a test can
@@ -57,6 +58,26 @@ where
             unreachable!("the body's thread reports before it exits")
         }
     }
+}
+
+/// Runs the future that `make` returns on a fresh runtime pinned to the
+/// io_uring driver, under a [`watchdog`] of `secs` seconds. For tests about
+/// io_uring's own mechanics (multishot, provided buffers, CQE ordering),
+/// which mean nothing on the epoll fallback that `RINGLOOP_DRIVER=epoll`
+/// selects for the rest of the suite.
+pub fn on_uring<M, F>(secs: u64, make: M) -> F::Output
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future,
+    F::Output: Send + 'static,
+{
+    watchdog(secs, move || {
+        ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .build()
+            .expect("an io_uring runtime")
+            .block_on(make())
+    })
 }
 
 /// Number of open file descriptors of this process (entries of
