@@ -12,7 +12,7 @@
 mod common;
 mod fs_common;
 
-use fs_common::{child, pattern, run, TempDir};
+use fs_common::{child, pattern, run, scratch_file, TempDir};
 use ringloop::buf::FixedBufPool;
 use ringloop::fs::{self, File};
 use std::ffi::CString;
@@ -119,13 +119,7 @@ fn a_full_file_system_is_storage_full_with_nothing_written_past_it() {
     if let Some(mnt) = child::role(NAME) {
         let path = PathBuf::from(mnt).join("big");
         run(20, move || async move {
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .open(&path)
-                .await
-                .unwrap();
+            let file = scratch_file(&path).await;
             let data = pattern(3 << 20, 0);
             let (written, err) = write_until_error(&file, &data).await;
             assert_eq!(err.kind(), ErrorKind::StorageFull, "{err}");
@@ -189,13 +183,7 @@ fn a_file_size_limit_is_file_too_large_with_nothing_written_past_it() {
     if let Some(dir) = child::role(NAME) {
         let path = PathBuf::from(dir).join("capped");
         run(20, move || async move {
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .open(&path)
-                .await
-                .unwrap();
+            let file = scratch_file(&path).await;
             let data = pattern(4 * LIMIT, 0);
             let (written, err) = write_until_error(&file, &data).await;
             assert_eq!(err.kind(), ErrorKind::FileTooLarge, "{err}");

@@ -4,7 +4,7 @@
 mod common;
 mod fs_common;
 
-use fs_common::{pattern, run, TempDir};
+use fs_common::{pattern, run, scratch_file, TempDir};
 use ringloop::buf::IoBuf;
 use ringloop::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
@@ -14,13 +14,7 @@ fn round_trips_at_odd_offsets_and_sizes_return_the_same_bytes() {
     let dir = TempDir::new("odd");
     let path = dir.join("f");
     run(10, move || async move {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let file = scratch_file(&path).await;
         let cases = [
             (0u64, 1usize),
             (1, 7),
@@ -49,13 +43,7 @@ fn a_write_past_the_end_leaves_a_hole_that_reads_as_zeros_and_takes_no_space() {
     let dir = TempDir::new("sparse");
     let path = dir.join("f");
     run(10, move || async move {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let file = scratch_file(&path).await;
         let far = 1 << 30;
         let (res, _) = file.write_all_at(vec![7u8; 4096], far).await;
         res.unwrap();
@@ -134,13 +122,7 @@ fn vectored_io_fills_and_drains_buffers_in_order() {
     let dir = TempDir::new("vectored");
     let path = dir.join("f");
     run(10, move || async move {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let file = scratch_file(&path).await;
         let parts = vec![pattern(3, 0), pattern(5000, 3), pattern(1, 5003)];
         let (res, _) = file.writev_at(parts, 777).await;
         assert_eq!(res.unwrap(), 5004);
@@ -166,13 +148,7 @@ fn set_len_truncates_or_extends_and_fallocate_reserves_space() {
     let dir = TempDir::new("len");
     let path = dir.join("f");
     run(10, move || async move {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let file = scratch_file(&path).await;
         file.write_all_at(pattern(10_000, 0), 0).await.0.unwrap();
         file.set_len(100).await.unwrap();
         assert_eq!(file.metadata().await.unwrap().len(), 100);

@@ -4,20 +4,10 @@
 mod common;
 mod fs_common;
 
-use fs_common::{pattern, run_uring as run, TempDir};
+use fs_common::{pattern, run_uring as run, scratch_file, TempDir};
 use ringloop::buf::{AlignedBuf, FixedBufPool, IoBuf};
 use ringloop::fs::{File, FixedFiles};
 use std::io::ErrorKind;
-
-async fn scratch(path: &std::path::Path) -> File {
-    File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .open(path)
-        .await
-        .unwrap()
-}
 
 #[test]
 fn fixed_buffers_round_trip_whole_and_sliced() {
@@ -29,7 +19,7 @@ fn fixed_buffers_round_trip_whole_and_sliced() {
             (pool.count(), pool.buf_size(), pool.available()),
             (4, 8192, 4)
         );
-        let file = scratch(&path).await;
+        let file = scratch_file(&path).await;
 
         let mut buf = pool.try_next().unwrap();
         assert!(buf.is_empty() && buf.capacity() == 8192);
@@ -147,7 +137,7 @@ fn a_registered_file_does_its_io_through_its_slot_and_frees_it_when_closed() {
     run(10, move || async move {
         let table = FixedFiles::new(2).unwrap();
         let pool = FixedBufPool::new(1, 4096).unwrap();
-        let mut file = scratch(&path).await;
+        let mut file = scratch_file(&path).await;
         assert!(!file.is_registered());
         file.register(&table).unwrap();
         file.register(&table).unwrap(); // again: no-op

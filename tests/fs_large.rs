@@ -10,7 +10,7 @@
 mod common;
 mod fs_common;
 
-use fs_common::{pattern, run, TempDir};
+use fs_common::{pattern, run, scratch_file, TempDir};
 use ringloop::fs::File;
 use std::time::Instant;
 
@@ -37,13 +37,7 @@ fn offsets_above_u32_max_reach_the_kernel_intact() {
     let dir = TempDir::new("offset4g");
     let path = dir.join("f");
     run(30, move || async move {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let file = scratch_file(&path).await;
         let at = FOUR_GIB + 4096 + 17;
         file.write_all_at(pattern(5000, 9), at).await.0.unwrap();
         assert_eq!(file.metadata().await.unwrap().len(), at + 5000);
@@ -71,13 +65,7 @@ fn a_read_of_more_than_4_gib_makes_progress_and_fills_the_buffer() {
     let path = dir.join("f");
     let total = FOUR_GIB + 4096;
     run(120, move || async move {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .open(&path)
-            .await
-            .unwrap();
+        let file = scratch_file(&path).await;
         file.set_len(total).await.unwrap();
         file.write_all_at(pattern(4096, 5), total - 4096)
             .await

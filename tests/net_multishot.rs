@@ -3,7 +3,7 @@
 mod common;
 mod net_common;
 
-use common::{on_uring, poll_once, watchdog};
+use common::{poll_once, run_uring, watchdog};
 use net_common::tcp_pair;
 use ringloop::buf::BufRing;
 use ringloop::net::{TcpListener, TcpStream, UnixStream};
@@ -18,7 +18,7 @@ fn message(i: usize) -> Vec<u8> {
 
 #[test]
 fn a_ring_of_two_buffers_delivers_a_burst_of_64_messages_byte_exact() {
-    on_uring(20, || async {
+    run_uring(20, || async {
         let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
         let mut expected = Vec::new();
         for i in 0..64 {
@@ -51,7 +51,7 @@ fn a_ring_of_two_buffers_delivers_a_burst_of_64_messages_byte_exact() {
 
 #[test]
 fn a_chunk_held_by_the_program_is_not_reused_until_dropped() {
-    on_uring(20, || async {
+    run_uring(20, || async {
         let (client, server) = UnixStream::pair().unwrap();
         let ring = BufRing::new(2, 8).unwrap();
         let mut stream = server.recv_multishot(&ring);
@@ -99,7 +99,7 @@ fn a_chunk_held_by_the_program_is_not_reused_until_dropped() {
 
 #[test]
 fn one_multishot_receive_serves_many_chunks_with_one_sqe() {
-    on_uring(10, || async {
+    run_uring(10, || async {
         let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
         let ring = BufRing::new(16, 64).unwrap();
         let mut stream = server.recv_multishot(&ring);
@@ -118,7 +118,7 @@ fn one_multishot_receive_serves_many_chunks_with_one_sqe() {
 
 #[test]
 fn a_received_buffer_can_be_written_back_without_a_copy() {
-    on_uring(10, || async {
+    run_uring(10, || async {
         let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
         let ring = BufRing::new(4, 1024).unwrap();
         let (res, _) = client.write_all(b"echo me".to_vec()).await;
@@ -145,7 +145,7 @@ fn a_received_buffer_can_be_written_back_without_a_copy() {
 
 #[test]
 fn an_error_ends_the_stream_after_it_is_yielded() {
-    on_uring(10, || async {
+    run_uring(10, || async {
         let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
         let ring = BufRing::new(4, 64).unwrap();
         let mut stream = server.recv_multishot(&ring);
@@ -159,7 +159,7 @@ fn an_error_ends_the_stream_after_it_is_yielded() {
 
 #[test]
 fn incoming_yields_every_connection_from_one_multishot_accept() {
-    on_uring(20, || async {
+    run_uring(20, || async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let before = ringloop::stats();
@@ -208,7 +208,7 @@ fn bad_ring_sizes_are_errors_not_panics() {
 
 #[test]
 fn fifty_connections_share_a_ring_of_two_buffers_and_all_data_arrives() {
-    on_uring(30, || async {
+    run_uring(30, || async {
         let ring = BufRing::new(2, 16).unwrap();
         let mut receivers = Vec::new();
         let mut clients = Vec::new();
@@ -252,7 +252,7 @@ fn fifty_connections_share_a_ring_of_two_buffers_and_all_data_arrives() {
 
 #[test]
 fn a_receiver_dropped_after_its_wake_passes_the_buffer_on() {
-    on_uring(10, || async {
+    run_uring(10, || async {
         let ring = BufRing::new(1, 16).unwrap();
         let (ca, a) = tcp_pair("127.0.0.1:0").await.unwrap();
         let (cb, b) = tcp_pair("127.0.0.1:0").await.unwrap();

@@ -2,7 +2,7 @@
 //! sentence about the runtime's behaviour.
 //!
 //! * [`watchdog`]: every test that could hang runs its body under one;
-//!   [`on_uring`] runs a future under one on a fresh io_uring runtime.
+//!   [`run`] and [`run_uring`] run a future under one on a fresh runtime.
 //! * [`DropLog`] and [`RecordingBuf`]: one timeline holding what the runtime
 //!   did (SQEs pushed, CQEs reaped, from an `on_event` observer) and what
 //!   happened to the test's buffers (lent to an SQE, dropped), so a test can
@@ -60,12 +60,26 @@ where
     }
 }
 
-/// Runs the future that `make` returns on a fresh runtime pinned to the
-/// io_uring driver, under a [`watchdog`] of `secs` seconds. For tests about
-/// io_uring's own mechanics (multishot, provided buffers, CQE ordering),
-/// which mean nothing on the epoll fallback that `RINGLOOP_DRIVER=epoll`
-/// selects for the rest of the suite.
-pub fn on_uring<M, F>(secs: u64, make: M) -> F::Output
+/// Builds a runtime on a fresh thread, runs `make()`'s future on it, and
+/// fails the test if that takes more than `secs` seconds. The driver is the
+/// default one, so `RINGLOOP_DRIVER=epoll` runs the test on the fallback.
+pub fn run<M, F>(secs: u64, make: M) -> F::Output
+where
+    M: FnOnce() -> F + Send + 'static,
+    F: Future,
+    F::Output: Send + 'static,
+{
+    watchdog(secs, move || {
+        ringloop::Runtime::new()
+            .expect("a runtime")
+            .block_on(make())
+    })
+}
+
+/// As [`run`], on the io_uring driver whatever `RINGLOOP_DRIVER` says: for
+/// tests of what only io_uring does (multishot, provided and registered
+/// buffers, registered files, SQEs in flight, cancellation races).
+pub fn run_uring<M, F>(secs: u64, make: M) -> F::Output
 where
     M: FnOnce() -> F + Send + 'static,
     F: Future,

@@ -1,7 +1,9 @@
 //! Helpers for the `fs_*` tests, next to the shared ones in `tests/common`:
 //!
-//! * [`run`]: a fresh runtime on its own thread, under a watchdog.
-//! * [`TempDir`]: a scratch directory removed when dropped.
+//! * [`run`], [`run_uring`] (from `tests/common`): a fresh runtime on its
+//!   own thread, under a watchdog.
+//! * [`TempDir`]: a scratch directory removed when dropped; [`scratch_file`]
+//!   opens a file in it for reading and writing.
 //! * [`child`]: run one test's body again in a child process with other
 //!   credentials or limits (dropped privileges, `RLIMIT_FSIZE`, a private
 //!   mount namespace) — these are per process, so they cannot be changed
@@ -10,42 +12,24 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Builds a runtime on a fresh thread, runs `make()`'s future on it, and
-/// fails the test if that takes more than `secs` seconds.
-pub fn run<F, Fut>(secs: u64, make: F) -> Fut::Output
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future + 'static,
-    Fut::Output: Send + 'static,
-{
-    super::common::watchdog(secs, move || {
-        let rt = ringloop::Runtime::new().expect("io_uring runtime");
-        rt.block_on(make())
-    })
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use super::common::{run, run_uring};
 
-/// As [`run`], on the io_uring driver whatever `RINGLOOP_DRIVER` says: for
-/// tests of what only io_uring does (registered buffers and files, SQEs in
-/// flight, cancellation races).
-pub fn run_uring<F, Fut>(secs: u64, make: F) -> Fut::Output
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future + 'static,
-    Fut::Output: Send + 'static,
-{
-    super::common::watchdog(secs, move || {
-        let rt = ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .expect("io_uring runtime");
-        rt.block_on(make())
-    })
+/// Opens `path` for reading and writing, creating it if needed: the file
+/// most tests start from.
+pub async fn scratch_file(path: &Path) -> ringloop::fs::File {
+    ringloop::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .open(path)
+        .await
+        .expect("open a scratch file")
 }
 
 /// A scratch directory, removed (with its content) when dropped.
