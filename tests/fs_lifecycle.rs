@@ -43,11 +43,7 @@ where
 {
     common::watchdog(20, move || {
         let log = DropLog::new();
-        let rt = ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         rt.block_on(body(log));
     });
 }

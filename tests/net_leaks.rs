@@ -121,11 +121,7 @@ fn dropped_reads_free_their_buffers_only_after_their_cqes() {
     let _fds = exclusive_fd_table();
     watchdog(60, || {
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         rt.block_on(async {
             let before = open_fds();
             let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();

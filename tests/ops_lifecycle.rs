@@ -42,11 +42,7 @@ fn dropping_an_in_flight_read_keeps_its_buffer_until_the_cancelled_reads_cqe() {
     let _fds = exclusive_fd_table();
     watchdog(10, || {
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         let user_data = rt.block_on(async {
             let (reader, _writer) = pipe().unwrap();
             let before = ringloop::stats();
@@ -91,11 +87,7 @@ fn thousands_of_random_drop_points_never_free_a_buffer_before_its_cqe() {
     watchdog(60, || {
         let mut rng = Rng::from_env_or_clock("random drop points");
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         let before = rt.stats();
         rt.block_on(async {
             let (reader, writer) = pipe().unwrap();
@@ -182,11 +174,7 @@ fn a_read_polled_once_completed_and_dropped_untaken_releases_its_buffer_and_fds(
     let _fds = exclusive_fd_table();
     watchdog(10, || {
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         rt.block_on(async {
             let fds_before = open_fds();
             let (reader, writer) = pipe().unwrap();
@@ -228,11 +216,7 @@ fn a_readers_fd_stays_open_until_the_cqe_of_an_abandoned_read_then_closes() {
     let _fds = exclusive_fd_table();
     watchdog(10, || {
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         rt.block_on(async {
             let fds_before = open_fds();
             let (reader, writer) = pipe().unwrap();
@@ -263,11 +247,7 @@ fn a_timeout_that_elapses_around_a_read_cancels_it_and_releases_the_buffer_after
     let _fds = exclusive_fd_table();
     watchdog(10, || {
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         rt.block_on(async {
             let (reader, _writer) = pipe().unwrap();
             let before = ringloop::stats();
@@ -293,11 +273,7 @@ fn a_read_future_that_outlives_its_runtime_keeps_its_buffer_until_the_cqe() {
     watchdog(30, || {
         let fds_before = open_fds();
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         let (reader, writer) = pipe().unwrap();
         let buf = log.buf(1, 16);
         let mut read = Box::pin(async move { reader.read(buf).await });

@@ -9,7 +9,7 @@ mod common;
 use common::{eventually, exclusive_fd_table, open_fds, watchdog, DropCounter, DropLog, Entry};
 use ringloop::io::pipe;
 use ringloop::time::sleep;
-use ringloop::{spawn, Builder};
+use ringloop::spawn;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -24,11 +24,7 @@ fn dropping_a_runtime_with_128_pending_reads_and_sleeping_tasks_is_quick_and_fre
         let fds_before = open_fds();
         let log = DropLog::new();
         let sleepers = DropCounter::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         let writers = rt.block_on(async {
             let mut writers = Vec::new();
             for id in 0..READS {
@@ -181,11 +177,7 @@ fn dropping_a_runtime_that_never_parked_with_a_read_in_flight_is_quick() {
     watchdog(30, || {
         let fds_before = open_fds();
         let log = DropLog::new();
-        let rt = Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .on_event(log.observer())
-            .build()
-            .unwrap();
+        let rt = log.uring_runtime();
         let (reader, writer) = pipe().unwrap();
         rt.block_on(async {
             let buf = log.buf(0, 64);

@@ -150,6 +150,16 @@ impl DropLog {
         DropLog::default()
     }
 
+    /// A fresh runtime on the io_uring driver that records its events in
+    /// this log (the SQEs and CQEs the drop-order assertions look for).
+    pub fn uring_runtime(&self) -> ringloop::Runtime {
+        ringloop::Builder::new()
+            .driver(ringloop::Driver::Uring)
+            .on_event(self.observer())
+            .build()
+            .expect("an io_uring runtime")
+    }
+
     pub fn push(&self, entry: Entry) {
         self.0.borrow_mut().push(entry);
     }
