@@ -8,7 +8,9 @@
 mod common;
 mod net_common;
 
-use common::{eventually, exclusive_fd_table, open_fds, poll_once, watchdog, DropLog, Rng};
+use common::{
+    eventually, exclusive_fd_table, open_fds, poll_once, run_uring, watchdog, DropLog, Rng,
+};
 use net_common::tcp_pair;
 use ringloop::buf::{BufRing, IoBuf};
 use ringloop::net::{TcpListener, TcpStream};
@@ -31,49 +33,43 @@ async fn turns(turns: u64) {
 #[test]
 fn a_dropped_accept_never_leaks_the_connection_it_got() {
     let _fds = exclusive_fd_table();
-    watchdog(60, || {
-        ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .unwrap()
-            .block_on(async {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                let before = open_fds();
-                let mut rng = Rng::from_env_or_clock("a_dropped_accept_never_leaks");
-                let mut clients = Vec::new();
-                for _ in 0..1000 {
-                    let mut accept = pin!(listener.accept());
-                    assert!(poll_once(accept.as_mut()).await.is_pending());
-                    // The handshake completes in the kernel, without an accept.
-                    clients.push(std::net::TcpStream::connect(addr).unwrap());
-                    // Drop at a random point: before the CQE, or after it was
-                    // stored but never taken.
-                    turns(rng.below(3)).await;
-                }
-                // Connections the cancelled accepts did not take wait in the backlog.
-                let mut left_in_backlog = 0;
-                while let Ok(Ok((stream, _))) =
-                    ringloop::time::timeout(Duration::from_millis(100), listener.accept()).await
-                {
-                    left_in_backlog += 1;
-                    drop(stream);
-                }
-                assert!(
-                    left_in_backlog < 1000,
-                    "some cancelled accepts got a connection before the cancel"
-                );
-                for client in &mut clients {
-                    client
-                        .set_read_timeout(Some(Duration::from_secs(5)))
-                        .unwrap();
-                    let mut byte = [0u8; 1];
-                    let n = client.read(&mut byte).expect("EOF, not a hang");
-                    assert_eq!(n, 0, "every accepted fd was closed: the client sees EOF");
-                }
-                drop(clients);
-                eventually("every fd closed", || open_fds() == before).await;
-            });
+    run_uring(60, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let before = open_fds();
+        let mut rng = Rng::from_env_or_clock("a_dropped_accept_never_leaks");
+        let mut clients = Vec::new();
+        for _ in 0..1000 {
+            let mut accept = pin!(listener.accept());
+            assert!(poll_once(accept.as_mut()).await.is_pending());
+            // The handshake completes in the kernel, without an accept.
+            clients.push(std::net::TcpStream::connect(addr).unwrap());
+            // Drop at a random point: before the CQE, or after it was
+            // stored but never taken.
+            turns(rng.below(3)).await;
+        }
+        // Connections the cancelled accepts did not take wait in the backlog.
+        let mut left_in_backlog = 0;
+        while let Ok(Ok((stream, _))) =
+            ringloop::time::timeout(Duration::from_millis(100), listener.accept()).await
+        {
+            left_in_backlog += 1;
+            drop(stream);
+        }
+        assert!(
+            left_in_backlog < 1000,
+            "some cancelled accepts got a connection before the cancel"
+        );
+        for client in &mut clients {
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut byte = [0u8; 1];
+            let n = client.read(&mut byte).expect("EOF, not a hang");
+            assert_eq!(n, 0, "every accepted fd was closed: the client sees EOF");
+        }
+        drop(clients);
+        eventually("every fd closed", || open_fds() == before).await;
     });
 }
 
@@ -93,26 +89,20 @@ fn assert_all_see_eof(clients: &mut [std::net::TcpStream]) {
 #[test]
 fn a_dropped_incoming_closes_the_connections_nobody_took() {
     let _fds = exclusive_fd_table();
-    watchdog(30, || {
-        ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .unwrap()
-            .block_on(async {
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                let before = open_fds();
-                let mut incoming = listener.incoming();
-                assert!(poll_once(pin!(incoming.next())).await.is_pending(), "armed");
-                let mut clients: Vec<_> = (0..20)
-                    .map(|_| std::net::TcpStream::connect(addr).unwrap())
-                    .collect();
-                ringloop::time::sleep(Duration::from_millis(20)).await; // CQEs queue up
-                drop(incoming); // 20 accepted fds nobody took: all closed
-                assert_all_see_eof(&mut clients);
-                drop(clients);
-                eventually("every fd closed", || open_fds() == before).await;
-            });
+    run_uring(30, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let before = open_fds();
+        let mut incoming = listener.incoming();
+        assert!(poll_once(pin!(incoming.next())).await.is_pending(), "armed");
+        let mut clients: Vec<_> = (0..20)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        ringloop::time::sleep(Duration::from_millis(20)).await; // CQEs queue up
+        drop(incoming); // 20 accepted fds nobody took: all closed
+        assert_all_see_eof(&mut clients);
+        drop(clients);
+        eventually("every fd closed", || open_fds() == before).await;
     });
 }
 
@@ -147,132 +137,109 @@ fn dropped_reads_free_their_buffers_only_after_their_cqes() {
 #[test]
 fn ten_thousand_cancelled_buffer_select_reads_keep_the_pool_full() {
     let _fds = exclusive_fd_table();
-    watchdog(120, || {
-        ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .unwrap()
-            .block_on(async {
-                let before = open_fds();
-                let ring = BufRing::new(16, 64).unwrap();
-                {
-                    let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
-                    let mut rng = Rng::from_env_or_clock("cancelled_buffer_select_reads");
-                    let mut written = 0;
-                    for _ in 0..10_000 {
-                        let mut read = pin!(server.read_ring(&ring));
-                        assert!(poll_once(read.as_mut()).await.is_pending());
-                        if rng.below(3) == 0 {
-                            // SAFETY: writes one byte from a live buffer.
-                            let n =
-                                unsafe { libc::write(client.as_raw_fd(), b"x".as_ptr().cast(), 1) };
-                            assert_eq!(n, 1);
-                            written += 1;
-                        }
-                        turns(rng.below(3)).await;
-                    }
-                    let mut left = 0;
-                    while let Ok((res, _)) = ringloop::time::timeout(
-                        Duration::from_millis(20),
-                        server.read(vec![0; 4096]),
-                    )
-                    .await
-                    {
-                        left += res.unwrap();
-                    }
-                    assert!(
-                        left < written,
-                        "some cancelled reads took data, and so a buffer, before the cancel"
-                    );
+    run_uring(120, || async {
+        let before = open_fds();
+        let ring = BufRing::new(16, 64).unwrap();
+        {
+            let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
+            let mut rng = Rng::from_env_or_clock("cancelled_buffer_select_reads");
+            let mut written = 0;
+            for _ in 0..10_000 {
+                let mut read = pin!(server.read_ring(&ring));
+                assert!(poll_once(read.as_mut()).await.is_pending());
+                if rng.below(3) == 0 {
+                    // SAFETY: writes one byte from a live buffer.
+                    let n = unsafe { libc::write(client.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+                    assert_eq!(n, 1);
+                    written += 1;
                 }
-                eventually("every buffer back in the ring", || ring.available() == 16).await;
+                turns(rng.below(3)).await;
+            }
+            let mut left = 0;
+            while let Ok((res, _)) =
+                ringloop::time::timeout(Duration::from_millis(20), server.read(vec![0; 4096])).await
+            {
+                left += res.unwrap();
+            }
+            assert!(
+                left < written,
+                "some cancelled reads took data, and so a buffer, before the cancel"
+            );
+        }
+        eventually("every buffer back in the ring", || ring.available() == 16).await;
 
-                // The kernel has all 16 too: a fresh connection fills each of
-                // them, held at once, with no ENOBUFS.
-                let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
-                let (res, _) = client.write_all(vec![7u8; 16 * 64]).await;
-                res.unwrap();
-                ringloop::time::sleep(Duration::from_millis(10)).await;
-                let mut stream = server.recv_multishot(&ring);
-                let mut held = Vec::new();
-                let mut bytes = 0;
-                while bytes < 16 * 64 {
-                    let chunk = stream.next().await.unwrap().unwrap();
-                    bytes += chunk.len();
-                    held.push(chunk);
-                }
-                assert_eq!(held.len(), 16, "16 full buffers");
-                assert_eq!(stream.rearms(), 0, "the ring never ran dry");
-                drop((held, stream, client, server));
-                assert_eq!(ring.available(), 16);
-                drop(ring);
-                eventually("every fd closed", || open_fds() == before).await;
-            });
+        // The kernel has all 16 too: a fresh connection fills each of
+        // them, held at once, with no ENOBUFS.
+        let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
+        let (res, _) = client.write_all(vec![7u8; 16 * 64]).await;
+        res.unwrap();
+        ringloop::time::sleep(Duration::from_millis(10)).await;
+        let mut stream = server.recv_multishot(&ring);
+        let mut held = Vec::new();
+        let mut bytes = 0;
+        while bytes < 16 * 64 {
+            let chunk = stream.next().await.unwrap().unwrap();
+            bytes += chunk.len();
+            held.push(chunk);
+        }
+        assert_eq!(held.len(), 16, "16 full buffers");
+        assert_eq!(stream.rearms(), 0, "the ring never ran dry");
+        drop((held, stream, client, server));
+        assert_eq!(ring.available(), 16);
+        drop(ring);
+        eventually("every fd closed", || open_fds() == before).await;
     });
 }
 
 #[test]
 fn a_dropped_recv_stream_returns_every_buffer() {
     let _fds = exclusive_fd_table();
-    watchdog(30, || {
-        ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .unwrap()
-            .block_on(async {
-                let ring = BufRing::new(8, 16).unwrap();
-                let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
-                for round in 0..50 {
-                    let mut stream = server.recv_multishot(&ring);
-                    assert!(poll_once(pin!(stream.next())).await.is_pending());
-                    let (res, _) = client.write_all(vec![round as u8; 40]).await;
-                    res.unwrap();
-                    turns(round % 3).await; // CQEs may be queued, unclaimed
-                    drop(stream);
-                    eventually("buffers back", || ring.available() == 8).await;
-                    // Drain what the cancelled receive left in the socket.
-                    let _ =
-                        ringloop::time::timeout(Duration::from_millis(2), server.read(vec![0; 64]))
-                            .await;
-                }
-            });
+    run_uring(30, || async {
+        let ring = BufRing::new(8, 16).unwrap();
+        let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
+        for round in 0..50 {
+            let mut stream = server.recv_multishot(&ring);
+            assert!(poll_once(pin!(stream.next())).await.is_pending());
+            let (res, _) = client.write_all(vec![round as u8; 40]).await;
+            res.unwrap();
+            turns(round % 3).await; // CQEs may be queued, unclaimed
+            drop(stream);
+            eventually("buffers back", || ring.available() == 8).await;
+            // Drain what the cancelled receive left in the socket.
+            let _ =
+                ringloop::time::timeout(Duration::from_millis(2), server.read(vec![0; 64])).await;
+        }
     });
 }
 
 #[test]
 fn a_timed_out_connect_is_cancelled_and_closes_its_socket() {
     let _fds = exclusive_fd_table();
-    watchdog(30, || {
-        ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .unwrap()
-            .block_on(async {
-                // A listener that never accepts, with the smallest backlog: once
-                // its queue is full, the kernel drops SYNs and connects hang.
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                listener.set_backlog(0).unwrap();
-                let addr = listener.local_addr().unwrap();
-                let before = open_fds();
-                let mut held = Vec::new();
-                let mut timed_out = false;
-                for _ in 0..16 {
-                    match TcpStream::connect_timeout(addr, Duration::from_millis(200)).await {
-                        Ok(stream) => held.push(stream),
-                        Err(e) => {
-                            assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
-                            timed_out = true;
-                            break;
-                        }
-                    }
+    run_uring(30, || async {
+        // A listener that never accepts, with the smallest backlog: once
+        // its queue is full, the kernel drops SYNs and connects hang.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.set_backlog(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let before = open_fds();
+        let mut held = Vec::new();
+        let mut timed_out = false;
+        for _ in 0..16 {
+            match TcpStream::connect_timeout(addr, Duration::from_millis(200)).await {
+                Ok(stream) => held.push(stream),
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
+                    timed_out = true;
+                    break;
                 }
-                assert!(timed_out, "a full backlog makes connects hang");
-                drop(held);
-                eventually("the cancelled connect's socket closed", || {
-                    open_fds() == before
-                })
-                .await;
-            });
+            }
+        }
+        assert!(timed_out, "a full backlog makes connects hang");
+        drop(held);
+        eventually("the cancelled connect's socket closed", || {
+            open_fds() == before
+        })
+        .await;
     });
 }
 
@@ -493,29 +460,23 @@ fn io_uring_send_zc() -> u8 {
 #[test]
 fn send_zc_to_a_closed_peer_is_an_error() {
     let _fds = exclusive_fd_table();
-    watchdog(10, || {
-        ringloop::Builder::new()
-            .driver(ringloop::Driver::Uring)
-            .build()
-            .unwrap()
-            .block_on(async {
-                let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
-                drop(server);
-                let mut last = None;
-                for _ in 0..50 {
-                    let (res, _) = client.send_zc(vec![1u8; 4096]).await;
-                    if let Err(e) = res {
-                        last = Some(e);
-                        break;
-                    }
-                }
-                let e = last.expect("sends to a closed peer fail");
-                assert!(
-                    matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
-                    "{e}"
-                );
-                let _ = std::io::stderr().flush();
-            });
+    run_uring(10, || async {
+        let (client, server) = tcp_pair("127.0.0.1:0").await.unwrap();
+        drop(server);
+        let mut last = None;
+        for _ in 0..50 {
+            let (res, _) = client.send_zc(vec![1u8; 4096]).await;
+            if let Err(e) = res {
+                last = Some(e);
+                break;
+            }
+        }
+        let e = last.expect("sends to a closed peer fail");
+        assert!(
+            matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+            "{e}"
+        );
+        let _ = std::io::stderr().flush();
     });
 }
 

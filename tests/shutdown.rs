@@ -8,8 +8,8 @@ mod common;
 
 use common::{eventually, exclusive_fd_table, open_fds, watchdog, DropCounter, DropLog, Entry};
 use ringloop::io::pipe;
-use ringloop::time::sleep;
 use ringloop::spawn;
+use ringloop::time::sleep;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
