@@ -13,10 +13,10 @@
 //!   `write_all`, a buffer per connection);
 //! * `ringloop-epoll`: `--mode plain` on ringloop's readiness driver
 //!   (`RINGLOOP_DRIVER=epoll`): the same runtime, epoll instead of io_uring;
-//! * `tokio`, `monoio`, `monoio-epoll`, `tokio-uring`: `src/bin/http-peer.rs`,
-//!   the same responder written idiomatically on each runtime (current
-//!   thread; monoio with its io_uring driver and with its epoll "legacy"
-//!   driver).
+//! * `tokio`, `monoio`, `monoio-epoll`, `tokio-uring`, `compio`, `glommio`:
+//!   `src/bin/net-peer` (`net-peer http RUNTIME ADDR`), the same responder
+//!   written idiomatically on each runtime (current thread; monoio with its
+//!   io_uring driver and with its epoll "legacy" driver).
 //!
 //! The load generator runs on another CPU (`taskset -c 1`):
 //!
@@ -143,6 +143,14 @@ pub const SCENARIO: Scenario = Scenario {
             name: "tokio-uring",
             run: tokio_uring,
         },
+        Peer {
+            name: "compio",
+            run: compio,
+        },
+        Peer {
+            name: "glommio",
+            run: glommio,
+        },
     ],
 };
 
@@ -174,12 +182,20 @@ fn tokio_uring(job: &Job) -> Outcome {
     run(job, "tokio-uring", Server::Peer("tokio-uring"))
 }
 
+fn compio(job: &Job) -> Outcome {
+    run(job, "compio", Server::Peer("compio"))
+}
+
+fn glommio(job: &Job) -> Outcome {
+    run(job, "glommio", Server::Peer("glommio"))
+}
+
 /// Which server process a peer runs.
 #[derive(Clone, Copy)]
 enum Server {
     /// `RINGLOOP_DRIVER=DRIVER examples/http.rs --mode MODE --signal-stats`.
     Ringloop(&'static str, &'static str),
-    /// `http-peer RUNTIME`.
+    /// `net-peer http RUNTIME`.
     Peer(&'static str),
 }
 
@@ -255,7 +271,7 @@ fn attempt(job: &Job, tools: &Tools, server: Server) -> Result<(Sample, Figures)
         }
         Server::Peer(runtime) => {
             let mut c = Command::new(&tools.peer);
-            c.arg(runtime).arg(&addr);
+            c.arg("http").arg(runtime).arg(&addr);
             c
         }
     };
@@ -781,7 +797,7 @@ fn children_cpu() -> Duration {
 
 /// The programs a run needs, and where the client runs.
 struct Tools {
-    /// `http-peer`, built with this binary.
+    /// `net-peer`, built with this binary.
     peer: PathBuf,
     /// The CPU the server runs on (this child's).
     server_cpu: usize,
@@ -808,7 +824,7 @@ impl Tools {
             .parent()
             .expect("the executable is in a folder")
             .to_path_buf();
-        let peer = profile_dir.join("http-peer");
+        let peer = profile_dir.join("net-peer");
         if !peer.exists() {
             return Err(Skip::new(format!(
                 "no {} (cargo build --release -p ringloop-compare --bins)",
