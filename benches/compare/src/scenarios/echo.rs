@@ -37,7 +37,7 @@ pub const SCENARIO: Scenario = Scenario {
             title: "closed loop, 64 connections, 64-byte messages, {n} ms per run",
             concurrency: 64,
             n: 3000,
-            n_quick: 1000,
+            n_quick: 500,
         },
         Case {
             id: "s16k",

@@ -64,7 +64,7 @@ pub const SCENARIO: Scenario = Scenario {
                     --http), {n} ms per run; figure = requests per server CPU-second",
             concurrency: 64,
             n: 3000,
-            n_quick: 1000,
+            n_quick: 0,
         },
         Case {
             id: "open75",

@@ -45,8 +45,8 @@
 //!   *other* processes (busy time not spent by the server, resp. by the
 //!   client). The machine is shared: a run during which others took more
 //!   than 10% of either CPU is run again (up to 3 attempts, the least
-//!   disturbed kept), and the note says how many runs were retried or
-//!   stayed disturbed;
+//!   disturbed kept; not in `--quick`), and the note says how many runs
+//!   were retried or stayed disturbed;
 //! * the server's main thread's `voluntary_ctxt_switches`: **sleeps per
 //!   request**;
 //! * for ringloop's HTTP example, `--signal-stats` makes it print its
@@ -78,9 +78,12 @@ use tools::Tools;
 
 /// A run during which other processes took more than this share (%) of the
 /// server's or the client's CPU is run again, up to [`ATTEMPTS`] times in
-/// all; the least disturbed attempt is kept.
+/// all; the least disturbed attempt is kept. Short runs (under
+/// [`RETRY_FROM`], i.e. `--quick`) are not retried: there the time budget
+/// comes first, and the note still shows the disturbance.
 const MAX_FOREIGN: f64 = 10.0;
 const ATTEMPTS: usize = 3;
+const RETRY_FROM: Duration = Duration::from_secs(2);
 
 /// How a peer's server is started.
 #[derive(Clone, Copy, Debug)]
@@ -199,7 +202,12 @@ pub fn run(job: &Job, spec: Spec) -> Outcome {
     let tools = Tools::find(spec.load)?;
     let mut best: Option<(Sample, Figures)> = None;
     let mut attempts = 0;
-    while attempts < ATTEMPTS {
+    let max_attempts = if Duration::from_millis(job.n) < RETRY_FROM {
+        1
+    } else {
+        ATTEMPTS
+    };
+    while attempts < max_attempts {
         attempts += 1;
         let (sample, figures) = attempt(job, &tools, &spec)?;
         let quiet = figures.foreign.is_nan() || figures.foreign <= MAX_FOREIGN;
