@@ -14,9 +14,11 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod echo;
 pub mod fileread;
 pub mod http;
 pub mod hyper;
+mod net;
 pub mod nop;
 pub mod spawn;
 
@@ -28,6 +30,7 @@ pub const ALL: &[&Scenario] = &[
     &fileread::SWEEP,
     &fileread::CP,
     &http::SCENARIO,
+    &echo::SCENARIO,
     &hyper::SCENARIO,
 ];
 

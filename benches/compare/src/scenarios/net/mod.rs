@@ -1,0 +1,314 @@
+//! What the network scenarios (`http`, `echo`) share: how a peer's server
+//! is started, how it is loaded, what is read around the load, and the
+//! per-run log that the notes summarize.
+//!
+//! # A run
+//!
+//! The child (pinned to the suite's CPU, CPU 0) starts the server as a
+//! process of its own, which inherits the pin, on a fresh loopback port:
+//! a ringloop example (`examples/http.rs`, `examples/echo.rs`) or
+//! `src/bin/net-peer` (`net-peer PROTOCOL RUNTIME ADDR`, every other
+//! runtime). The load generator runs on another CPU (`taskset -c 1`) and
+//! first warms the server up, untimed (ringloop's `examples/echo_client.rs`,
+//! closed loop, 64 connections — or the case's count — for a fifth of the
+//! run, 0.25–1 s). Then, by [`Load`]:
+//!
+//! * [`Load::Wrk`]: `wrk -t1 -cC -dNs --latency` (whole seconds, at least
+//!   1), pipelined with a Lua script when `depth` > 1. The figure is wrk's:
+//!   requests completed / its run time.
+//! * [`Load::Closed`]: `echo_client`, closed loop (one message in flight
+//!   per connection). The figure is the client's: messages / s.
+//! * [`Load::Open`]: `echo_client --rate R`, open loop (messages go out on
+//!   schedule whatever the server does, latency counted from when each was
+//!   due), R a share of **tokio's closed-loop peak measured in the same
+//!   invocation of the suite** (the first open-loop run of a scenario
+//!   measures it once: tokio's server under [`Load::Closed`], same client,
+//!   same duration). The figure is **requests per second of server CPU
+//!   time**: higher is better, `1e6 / figure` is the server's CPU-µs per
+//!   request; the latency percentiles and the rate reached are in the note.
+//! * [`Load::Strace`]: a **separate pass, not the timed one**: the warmed
+//!   server is attached with `strace -f -c` (every thread), loaded by
+//!   `echo_client` in a closed loop (connects and closes included, under
+//!   strace), detached. strace slows the server several times over, so
+//!   nothing but the counts is kept. The figure is **requests per
+//!   syscall** (higher is fewer syscalls); the note has syscalls,
+//!   `io_uring_enter`, `epoll_wait` and read/write-family calls per request.
+//!
+//! Around the measured part of a timed run the child reads:
+//!
+//! * the server's `utime + stime` from `/proc/PID/stat` (every thread of
+//!   the process, io_uring workers included): **CPU-µs per request**;
+//! * the idle time of the server's and the client's CPUs from `/proc/stat`:
+//!   how busy the **server's core** was (a closed-loop figure is labelled
+//!   **client-bound** when it was less than 95% busy: the load generator,
+//!   not the server, set the pace), and how much of either CPU went to
+//!   *other* processes (busy time not spent by the server, resp. by the
+//!   client). The machine is shared: a run during which others took more
+//!   than 10% of either CPU is run again (up to 3 attempts, the least
+//!   disturbed kept; not in `--quick`), and the note says how many runs
+//!   were retried or stayed disturbed;
+//! * the server's main thread's `voluntary_ctxt_switches`: **sleeps per
+//!   request**;
+//! * for ringloop's HTTP example, `--signal-stats` makes it print its
+//!   counters (`ringloop::stats()`) on SIGUSR1: a snapshot before and after
+//!   gives **I/O syscalls per request** and CQEs per enter.
+//!
+//! Each run appends its figures to a log in the suite's scratch folder;
+//! the note of a row (shown for the last run) carries the medians (min–max)
+//! of every run so far of that peer in that case.
+//!
+//! A case's size ([`Job::n`]) is the measured duration in milliseconds. A
+//! case whose `n_quick` is 0 runs in the full suite only: with `--quick`
+//! its peers say so (skipped) without starting anything.
+//!
+//! Missing `wrk`, `strace` or `taskset` are reported as skipped with how to
+//! install them (`bash ci/install-bench-tools.sh`), never faked.
+
+mod load;
+mod log;
+mod process;
+mod tools;
+
+use std::process::Command;
+use std::time::Duration;
+
+use super::{Job, Outcome, Sample, Skip};
+use process::ServerProcess;
+use tools::Tools;
+
+/// A run during which other processes took more than this share (%) of the
+/// server's or the client's CPU is run again, up to [`ATTEMPTS`] times in
+/// all; the least disturbed attempt is kept. Short runs (under
+/// [`RETRY_FROM`], i.e. `--quick`) are not retried: there the time budget
+/// comes first, and the note still shows the disturbance.
+const MAX_FOREIGN: f64 = 10.0;
+const ATTEMPTS: usize = 3;
+const RETRY_FROM: Duration = Duration::from_secs(2);
+
+/// How a peer's server is started.
+#[derive(Clone, Copy, Debug)]
+pub enum Server {
+    /// `RINGLOOP_DRIVER=driver examples/EXAMPLE ADDR --mode MODE ARGS…`.
+    Ringloop {
+        example: &'static str,
+        mode: &'static str,
+        driver: &'static str,
+        args: &'static [&'static str],
+        /// The example takes `--signal-stats` (prints its counters on
+        /// SIGUSR1): the note gets ringloop's syscalls per request.
+        counters: bool,
+    },
+    /// `net-peer PROTOCOL RUNTIME ADDR`.
+    Peer {
+        protocol: &'static str,
+        runtime: &'static str,
+    },
+}
+
+/// What a message is, for `echo_client`.
+#[derive(Clone, Copy, Debug)]
+pub enum Message {
+    /// An HTTP/1.1 `GET /`, one response back (`--http`).
+    Http,
+    /// `n` bytes echoed back (`--size n`).
+    Echo(usize),
+}
+
+/// How the server is loaded.
+#[derive(Clone, Copy, Debug)]
+pub enum Load {
+    /// `wrk -t1`, `depth` requests per write (HTTP only).
+    Wrk { depth: usize },
+    /// `echo_client`, closed loop, one message in flight per connection.
+    Closed,
+    /// `echo_client` at `percent`% of tokio's closed-loop peak.
+    Open { percent: u32 },
+    /// The separate `strace -f -c` pass.
+    Strace,
+}
+
+/// One network case of one peer.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    /// The scenario's name (the log and the peak are kept per scenario).
+    pub scenario: &'static str,
+    pub peer: &'static str,
+    pub server: Server,
+    pub message: Message,
+    pub load: Load,
+    /// The server tokio's closed-loop peak is measured on (open loop).
+    pub tokio: Server,
+}
+
+/// What one run measured, beside the figure.
+#[derive(Clone, Copy, Debug, Default)]
+struct Figures {
+    /// Requests per second (closed loop: wrk's or echo_client's; open
+    /// loop: the rate the client reached).
+    rate: f64,
+    /// Open loop: the rate asked for (NaN otherwise).
+    target: f64,
+    /// Server CPU time per request, µs.
+    cpu_us: f64,
+    /// The server's CPU (core) not idle over the measured part, % of wall
+    /// time: whoever used it (the server, softirqs, anything else).
+    busy: f64,
+    /// The server process's CPU time / wall time, %.
+    share: f64,
+    /// CPU time of other processes on the server's or the client's CPU,
+    /// % of wall time (the larger of the two). A run above [`MAX_FOREIGN`]
+    /// is tried again.
+    foreign: f64,
+    /// Times the server's main thread went to sleep per request.
+    sleeps: f64,
+    /// Latency percentiles, µs.
+    p50: f64,
+    p99: f64,
+    /// Per request: I/O syscalls (ringloop's counters, or every syscall
+    /// under strace), `io_uring_enter` calls, and under strace
+    /// `epoll_wait`s and read/write-family calls.
+    syscalls: f64,
+    enters: f64,
+    epoll_waits: f64,
+    rw: f64,
+    /// CQEs reaped per enter (ringloop's counters).
+    cqes: f64,
+    /// Attempts the run took (see [`MAX_FOREIGN`]).
+    attempts: f64,
+}
+
+impl Figures {
+    fn empty() -> Figures {
+        Figures {
+            target: f64::NAN,
+            syscalls: f64::NAN,
+            enters: f64::NAN,
+            epoll_waits: f64::NAN,
+            rw: f64::NAN,
+            cqes: f64::NAN,
+            p50: f64::NAN,
+            p99: f64::NAN,
+            ..Figures::default()
+        }
+    }
+}
+
+/// One run of `spec`: the least disturbed of up to [`ATTEMPTS`] attempts,
+/// with a note summarizing every run of this peer in this case so far.
+pub fn run(job: &Job, spec: Spec) -> Outcome {
+    if job.n == 0 {
+        return Err(Skip::new("full run only (not in --quick)"));
+    }
+    let tools = Tools::find(spec.load)?;
+    let mut best: Option<(Sample, Figures)> = None;
+    let mut attempts = 0;
+    let max_attempts = if Duration::from_millis(job.n) < RETRY_FROM {
+        1
+    } else {
+        ATTEMPTS
+    };
+    while attempts < max_attempts {
+        attempts += 1;
+        let (sample, figures) = attempt(job, &tools, &spec)?;
+        let quiet = figures.foreign.is_nan() || figures.foreign <= MAX_FOREIGN;
+        if best
+            .as_ref()
+            .is_none_or(|(_, b)| figures.foreign < b.foreign)
+        {
+            best = Some((sample, figures));
+        }
+        if quiet || matches!(spec.load, Load::Strace) {
+            break;
+        }
+    }
+    let (sample, mut figures) = best.expect("at least one attempt");
+    figures.attempts = attempts as f64;
+    let runs = log::append(spec.scenario, job.case, spec.peer, &figures);
+    Ok(Sample {
+        note: Some(log::summarize(&runs, spec.load)),
+        ..sample
+    })
+}
+
+/// One server process, one measured load.
+fn attempt(job: &Job, tools: &Tools, spec: &Spec) -> Result<(Sample, Figures), Skip> {
+    let measured = Duration::from_millis(job.n);
+    let rate = match spec.load {
+        Load::Open { percent } => {
+            let peak = peak(job, tools, spec)?;
+            Some(peak * f64::from(percent) / 100.0)
+        }
+        _ => None,
+    };
+    let mut srv = start(tools, spec.server)?;
+    let client = load::Client {
+        tools,
+        addr: srv.addr.clone(),
+        connections: job.concurrency,
+        message: spec.message,
+    };
+    client.warm_up(warmup(measured))?;
+    let result = match spec.load {
+        Load::Wrk { depth } => client.wrk(&mut srv, depth, measured),
+        Load::Closed | Load::Open { .. } => client.echo_loop(&mut srv, rate, measured),
+        Load::Strace => client.strace(&srv, measured),
+    };
+    srv.stop();
+    result
+}
+
+/// The untimed warm-up before a measured load: a fifth of it, 0.25–1 s.
+fn warmup(measured: Duration) -> Duration {
+    (measured / 5).clamp(Duration::from_millis(250), Duration::from_secs(1))
+}
+
+fn start(tools: &Tools, server: Server) -> Result<ServerProcess, Skip> {
+    let addr = tools::free_addr()?;
+    let (mut cmd, counters) = match server {
+        Server::Ringloop {
+            example,
+            mode,
+            driver,
+            args,
+            counters,
+        } => {
+            let mut c = Command::new(tools.example(example)?);
+            c.arg(&addr)
+                .args(["--mode", mode])
+                .args(args)
+                .env("RINGLOOP_DRIVER", driver);
+            if counters {
+                c.arg("--signal-stats");
+            }
+            (c, counters)
+        }
+        Server::Peer { protocol, runtime } => {
+            let mut c = Command::new(&tools.peer);
+            c.args([protocol, runtime, &addr]);
+            (c, false)
+        }
+    };
+    ServerProcess::start(&mut cmd, addr, counters)
+}
+
+/// tokio's closed-loop peak (requests / s) for this scenario and case's
+/// connections and message, measured by the first open-loop run of the
+/// invocation and kept in the scratch folder for the others.
+fn peak(job: &Job, tools: &Tools, spec: &Spec) -> Result<f64, Skip> {
+    if let Some(p) = log::peak(spec.scenario) {
+        return Ok(p.rate);
+    }
+    let measured = Duration::from_millis(job.n);
+    let mut srv = start(tools, spec.tokio)?;
+    let client = load::Client {
+        tools,
+        addr: srv.addr.clone(),
+        connections: job.concurrency,
+        message: spec.message,
+    };
+    client.warm_up(warmup(measured))?;
+    let (_, figures) = client.echo_loop(&mut srv, None, measured)?;
+    srv.stop();
+    log::set_peak(spec.scenario, &figures);
+    Ok(figures.rate)
+}
