@@ -59,6 +59,12 @@ pub fn is_ringloop(peer: &str) -> bool {
     peer == RINGLOOP || peer.starts_with("ringloop-")
 }
 
+/// Whether `peer` is a ceiling rather than a runtime: the raw `io-uring`
+/// loop and fio. Its ratio is shown apart from the best other peer's.
+pub fn is_ceiling(peer: &str) -> bool {
+    peer == "io-uring-raw" || peer.starts_with("fio-")
+}
+
 impl Row {
     pub fn metric(&self, m: Metric) -> Option<Summary> {
         self.metrics.iter().find(|(k, _)| *k == m).map(|(_, s)| *s)
@@ -86,19 +92,29 @@ impl CaseReport {
         Some(self.median_of(RINGLOOP)? / self.median_of(peer)?)
     }
 
-    /// The non-ringloop peer with the highest median.
+    /// The runtime (not ringloop, not a ceiling) with the highest median.
     pub fn best_other(&self) -> Option<(&'static str, f64)> {
-        self.rows
-            .iter()
-            .filter(|r| !is_ringloop(r.peer))
-            .filter_map(|r| Some((r.peer, r.result.as_ref().ok()?.median)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+        self.best_where(|p| !is_ringloop(p) && !is_ceiling(p))
     }
 
     /// ringloop's ratio to the best other peer, and that peer.
     pub fn verdict(&self) -> Option<(&'static str, f64)> {
         let (peer, best) = self.best_other()?;
         Some((peer, self.median_of(RINGLOOP)? / best))
+    }
+
+    /// ringloop's ratio to the best ceiling, and that ceiling.
+    pub fn ceiling_verdict(&self) -> Option<(&'static str, f64)> {
+        let (peer, best) = self.best_where(is_ceiling)?;
+        Some((peer, self.median_of(RINGLOOP)? / best))
+    }
+
+    fn best_where(&self, keep: impl Fn(&str) -> bool) -> Option<(&'static str, f64)> {
+        self.rows
+            .iter()
+            .filter(|r| keep(r.peer))
+            .filter_map(|r| Some((r.peer, r.result.as_ref().ok()?.median)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
     }
 
     /// The metrics any row has, in the order of [`Metric::ALL`].
@@ -117,7 +133,7 @@ impl CaseReport {
         let (peer, best) = self
             .rows
             .iter()
-            .filter(|r| !is_ringloop(r.peer))
+            .filter(|r| !is_ringloop(r.peer) && !is_ceiling(r.peer))
             .filter_map(|r| Some((r.peer, r.metric(m)?.median)))
             .min_by(|a, b| {
                 if m.lower_is_better() {
@@ -204,6 +220,7 @@ pub(crate) mod tests {
             row("ringloop-epoll", 9e6),
             row("a", 4e6),
             row("b", 1e6),
+            row("io-uring-raw", 8e6),
             Row {
                 peer: "c",
                 result: Err("no".into()),
@@ -215,6 +232,7 @@ pub(crate) mod tests {
         assert_eq!(c.ratio("c"), None);
         assert_eq!(c.best_other(), Some(("a", 4e6)));
         assert_eq!(c.verdict(), Some(("a", 0.5)));
+        assert_eq!(c.ceiling_verdict(), Some(("io-uring-raw", 0.25)));
         let t = text(&c);
         assert!(t.contains("0.50x") && t.contains("skipped: no"), "{t}");
     }

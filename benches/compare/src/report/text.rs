@@ -48,6 +48,9 @@ pub fn text(case: &CaseReport) -> String {
         None => "no ratio: ringloop or every other peer has no result".into(),
     };
     let _ = writeln!(s, "  {verdict}");
+    if let Some((peer, r)) = case.ceiling_verdict() {
+        let _ = writeln!(s, "  ringloop / ceiling ({peer}): {}", ratio(r));
+    }
     for m in metrics.iter().filter(|m| m.ranked()) {
         if let Some((peer, _, r)) = case.metric_verdict(*m) {
             let _ = writeln!(

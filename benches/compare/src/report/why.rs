@@ -21,8 +21,14 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
                 mega(best)
             ));
         }
-        (None, Some(_)) => out.push("No other peer has a result: no ratio.".into()),
+        (None, Some(_)) => out.push("No other runtime has a result: no ratio.".into()),
         (_, None) => out.push("ringloop has no result in this case: no ratio.".into()),
+    }
+    if let Some((peer, r)) = case.ceiling_verdict() {
+        out.push(format!(
+            "Against the ceiling, {peer} (no runtime): **{}**.",
+            ratio(r)
+        ));
     }
     for m in case.metrics().into_iter().filter(|m| m.ranked()) {
         if let Some((peer, best, r)) = case.metric_verdict(m) {
@@ -144,7 +150,11 @@ mod tests {
 
     #[test]
     fn verdict_goal_and_client_bound() {
-        let mut rows = vec![row("ringloop", 2e6), row("io-uring-raw", 4e6)];
+        let mut rows = vec![
+            row("ringloop", 2e6),
+            row("tokio-uring", 1e6),
+            row("io-uring-raw", 4e6),
+        ];
         rows[0].metrics = vec![(Metric::ServerBusy, summary(80.0))];
         let mut c = case(rows);
         c.scenario = "nop";
@@ -152,7 +162,11 @@ mod tests {
         let f = facts(&c, explain::of("nop"));
         let all = f.join("\n");
         assert!(
-            all.contains("behind the best other peer, io-uring-raw: **0.50x**"),
+            all.contains("ahead of the best other peer, tokio-uring: **2.00x**"),
+            "{all}"
+        );
+        assert!(
+            all.contains("the ceiling, io-uring-raw (no runtime): **0.50x**"),
             "{all}"
         );
         assert!(
