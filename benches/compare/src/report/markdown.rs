@@ -83,9 +83,9 @@ fn summary(s: &mut String, cases: &[CaseReport]) {
     let _ = writeln!(s, "## Summary\n");
     let _ = writeln!(
         s,
-        "| scenario | case | ringloop | best other peer | ringloop / best | ringloop / ceiling |"
+        "| scenario | case | unit | ringloop | best other peer | ringloop / best | ringloop / ceiling |"
     );
-    let _ = writeln!(s, "|---|---|--:|---|--:|--:|");
+    let _ = writeln!(s, "|---|---|---|--:|---|--:|--:|");
     for c in cases {
         let own = c.median_of(super::RINGLOOP);
         let (peer, r) = match c.verdict() {
@@ -100,10 +100,11 @@ fn summary(s: &mut String, cases: &[CaseReport]) {
             .map_or("-".into(), |(p, r)| format!("{} ({p})", ratio(r)));
         let _ = writeln!(
             s,
-            "| [{}](#{}) | `{}` | {} | {peer} | **{r}** | {ceiling} |",
+            "| [{}](#{}) | `{}` | M {}/s | {} | {peer} | **{r}** | {ceiling} |",
             c.scenario,
             c.scenario,
             c.case,
+            c.unit,
             own.map_or("-".into(), mega)
         );
     }
@@ -265,7 +266,7 @@ mod tests {
         for want in [
             "> **quick**",
             "- load average: 1 2 3",
-            "| [spawn](#spawn) | `spawn` | 2.000 | monoio 4.000 | **0.50x** | - |",
+            "| [spawn](#spawn) | `spawn` | M ops/s | 2.000 | monoio 4.000 | **0.50x** | - |",
             "![spawn: each peer's median, whiskers min–max](docs/bench/spawn.svg)",
             "| monoio | 4.000 | 4.000–4.000 | 0.50x |",
             "skipped: a\\|b",

@@ -159,8 +159,14 @@ impl CaseReport {
     }
 }
 
+/// Millions, 3 decimals (3 significant digits under 0.1 M).
 pub fn mega(x: f64) -> String {
-    format!("{:.3}", x / 1e6)
+    let m = x / 1e6;
+    if m.abs() >= 0.1 {
+        format!("{m:.3}")
+    } else {
+        crate::metric::significant(m)
+    }
 }
 
 pub fn ratio(x: f64) -> String {
@@ -254,6 +260,12 @@ pub(crate) mod tests {
         assert_eq!(c.metric_verdict(Metric::LatencyP99), Some(("a", 50.0, 0.5)));
         assert_eq!(c.rows[0].client_bound(), Some(80.0));
         assert_eq!(c.rows[1].client_bound(), None);
+    }
+
+    #[test]
+    fn millions() {
+        assert_eq!(mega(1_234_567.0), "1.235");
+        assert_eq!(mega(8_123.0), "0.00812");
     }
 
     #[test]
