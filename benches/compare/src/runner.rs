@@ -50,11 +50,10 @@ pub fn run_child(
     cpu: usize,
     quick: bool,
 ) -> RunResult {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
+    let mut cmd = match own_executable() {
+        Ok(exe) => Command::new(exe),
         Err(e) => return RunResult::Skipped(format!("cannot find own executable: {e}")),
     };
-    let mut cmd = Command::new(exe);
     cmd.args(["__run", scenario, case, peer]).args([
         "--n",
         &n.to_string(),
@@ -105,6 +104,19 @@ pub fn run_child(
         Err(why) => return RunResult::Skipped(why),
     };
     parse(&out, &err, status)
+}
+
+/// This very binary: `/proc/self/exe`, which names the running image even
+/// after a rebuild has replaced the file on disk (a shared target folder
+/// during a long run), so that every child of a run is the same build as
+/// the parent. Elsewhere, the path it was started from.
+fn own_executable() -> std::io::Result<std::path::PathBuf> {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        Ok(proc_exe.to_path_buf())
+    } else {
+        std::env::current_exe()
+    }
 }
 
 fn parse(out: &str, err: &str, status: std::process::ExitStatus) -> RunResult {
