@@ -63,6 +63,44 @@ pub fn allowed_cpus() -> Vec<usize> {
     }
 }
 
+/// The first three fields of `/proc/loadavg` (1, 5 and 15 minutes).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `MemTotal` from /proc/meminfo, in GiB.
+pub fn memory_gib() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: f64 = info
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / (1024.0 * 1024.0))
+}
+
+/// The first line `TOOL ARG` prints (stdout or stderr), or that it is
+/// missing.
+pub fn tool_version(tool: &str, arg: &str) -> String {
+    match Command::new(tool).arg(arg).output() {
+        Ok(o) => {
+            let text = [o.stdout, o.stderr].concat();
+            let text = String::from_utf8_lossy(&text);
+            text.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no version")
+                .trim()
+                .to_string()
+        }
+        Err(_) => format!("{tool} not installed (bash ci/install-bench-tools.sh)"),
+    }
+}
+
 /// Pins the calling thread (and the threads it creates later) to `cpu`.
 pub fn pin_to(cpu: usize) -> io::Result<()> {
     // SAFETY: a zeroed cpu_set_t is valid; CPU_SET stays in bounds for cpu < CPU_SETSIZE.

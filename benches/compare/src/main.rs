@@ -1,13 +1,18 @@
 //! ringloop-compare: ringloop side by side with other Rust io_uring runtimes.
 //!
-//! `cargo run --release -p ringloop-compare -- [all|SCENARIO...] [--quick] [--rounds N] [--out FILE]`
+//! `cargo run --release -p ringloop-compare -- [all|SCENARIO...] [--quick] [--rounds N] [--write]`
 //!
 //! This file holds the command line and the orchestration: every run of every
 //! peer is a child process of this same binary (see `runner`), pinned to one
 //! CPU, and the rounds are interleaved so that slow drifts of a shared machine
-//! hit every peer alike.
+//! hit every peer alike. `--write` turns the results into BENCHMARKS.md and
+//! one chart per scenario (see `output`).
 
+mod chart;
+mod explain;
 mod machine;
+mod metric;
+mod output;
 mod report;
 mod runner;
 mod scenarios;
@@ -21,9 +26,14 @@ use std::time::Instant;
 use clap::builder::PossibleValuesParser;
 use clap::{Parser, Subcommand};
 
+use metric::Metric;
 use report::{CaseReport, Header, Row};
 use runner::RunResult;
 use scenarios::Scenario;
+
+/// Rounds by default, and with `--quick`.
+const ROUNDS: u32 = 5;
+const QUICK_ROUNDS: u32 = 1;
 
 #[derive(Parser)]
 #[command(
@@ -40,13 +50,24 @@ struct Cli {
     #[arg(value_name = "SCENARIO", value_parser = PossibleValuesParser::new(scenario_names()))]
     scenarios: Vec<String>,
 
-    /// Smaller sizes and 3 rounds instead of 5.
+    /// Each case's quick size (`Case::n_quick`) and 1 round instead of 5:
+    /// `all --quick` takes under 3 minutes on 2 cores.
     #[arg(long)]
     quick: bool,
 
-    /// Rounds, i.e. runs of each peer (default 5, or 3 with --quick).
+    /// Rounds, i.e. runs of each peer (default 5, or 1 with --quick).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     rounds: Option<u32>,
+
+    /// Write BENCHMARKS.md at the repository root and one SVG chart per
+    /// scenario in docs/bench/ (replacing them).
+    #[arg(long)]
+    write: bool,
+
+    /// Like --write, into DIR instead of the repository root
+    /// (DIR/BENCHMARKS.md, DIR/docs/bench/*.svg).
+    #[arg(long, value_name = "DIR")]
+    write_to: Option<PathBuf>,
 
     /// Also append the results to FILE as a Markdown section.
     #[arg(long, value_name = "FILE")]
@@ -69,6 +90,8 @@ enum Child {
         n: u64,
         #[arg(long)]
         cpu: Option<usize>,
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -83,7 +106,7 @@ fn scenarios_help() -> String {
     for sc in scenarios::ALL {
         let peers: Vec<_> = sc.peers.iter().map(|p| p.name).collect();
         s += &format!(
-            "  {:<8} {}\n           peers: {}\n",
+            "  {:<15} {}\n                  peers: {}\n",
             sc.name,
             sc.about,
             peers.join(", ")
@@ -100,9 +123,10 @@ fn main() -> ExitCode {
         peer,
         n,
         cpu,
+        quick,
     }) = &cli.child
     {
-        return runner::child_main(scenario, case, peer, *n, *cpu);
+        return runner::child_main(scenario, case, peer, *n, *cpu, *quick);
     }
     match suite(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -113,22 +137,24 @@ fn main() -> ExitCode {
     }
 }
 
+fn selected(cli: &Cli) -> Result<Vec<&'static Scenario>, String> {
+    if cli.scenarios.is_empty() || cli.scenarios.iter().any(|s| s == "all") {
+        return Ok(scenarios::ALL.to_vec());
+    }
+    // In the order given, without repeats.
+    let mut v: Vec<&Scenario> = Vec::new();
+    for name in &cli.scenarios {
+        let s = scenarios::find(name).ok_or_else(|| format!("unknown scenario {name}"))?;
+        if !v.iter().any(|x| x.name == s.name) {
+            v.push(s);
+        }
+    }
+    Ok(v)
+}
+
 fn suite(cli: &Cli) -> Result<(), String> {
     let started = Instant::now();
-    let selected: Vec<&Scenario> =
-        if cli.scenarios.is_empty() || cli.scenarios.iter().any(|s| s == "all") {
-            scenarios::ALL.to_vec()
-        } else {
-            // In the order given, without repeats.
-            let mut v: Vec<&Scenario> = Vec::new();
-            for name in &cli.scenarios {
-                let s = scenarios::find(name).ok_or_else(|| format!("unknown scenario {name}"))?;
-                if !v.iter().any(|x| x.name == s.name) {
-                    v.push(s);
-                }
-            }
-            v
-        };
+    let selected = selected(cli)?;
     for p in &cli.peers {
         if !selected
             .iter()
@@ -143,7 +169,9 @@ fn suite(cli: &Cli) -> Result<(), String> {
             ));
         }
     }
-    let rounds = cli.rounds.unwrap_or(if cli.quick { 3 } else { 5 });
+    let rounds = cli
+        .rounds
+        .unwrap_or(if cli.quick { QUICK_ROUNDS } else { ROUNDS });
 
     // The children run on the first CPU we may use; the parent keeps off it.
     let m = machine::describe();
@@ -151,31 +179,7 @@ fn suite(cli: &Cli) -> Result<(), String> {
     if let Some(&other) = m.allowed.get(1) {
         let _ = machine::pin_to(other);
     }
-    let header = Header {
-        date: machine::utc_now(),
-        command: command_line(),
-        machine: format!(
-            "Linux {}, {}, {} cores (allowed CPUs: {:?})",
-            m.kernel, m.cpu_model, m.cores, m.allowed
-        ),
-        method: format!(
-            "every run is a fresh child process pinned to CPU {child_cpu}; \
-             {rounds} round{}, peers interleaved within each round; a run is an \
-             untimed warm-up pass of N/10 and then one timed pass of N in the \
-             same runtime; median, min and max over the rounds",
-            if rounds == 1 { "" } else { "s" }
-        ),
-        versions: format!(
-            "ringloop {} ({}), monoio {}, tokio-uring {}, compio {}, tokio {}, io-uring {}",
-            env!("VERSION_RINGLOOP"),
-            machine::ringloop_revision(),
-            env!("VERSION_MONOIO"),
-            env!("VERSION_TOKIO_URING"),
-            env!("VERSION_COMPIO"),
-            env!("VERSION_TOKIO"),
-            env!("VERSION_IO_URING"),
-        ),
-    };
+    let mut header = header(cli, &m, rounds, child_cpu, selected.len());
     println!("ringloop-compare, {}", header.date);
     println!("machine: {}", header.machine);
     println!("versions: {}", header.versions);
@@ -188,19 +192,31 @@ fn suite(cli: &Cli) -> Result<(), String> {
     std::env::set_var("RINGLOOP_COMPARE_SCRATCH", &scratch);
 
     let mut reports = Vec::new();
+    let mut times = Vec::new();
     for s in &selected {
+        let t = Instant::now();
         for case in s.cases {
             let r = run_case(s, case, cli, rounds, child_cpu);
             println!("{}", report::text(&r));
             let _ = std::io::stdout().flush();
             reports.push(r);
         }
+        times.push(format!("{} {:.0} s", s.name, t.elapsed().as_secs_f64()));
     }
 
     let _ = std::fs::remove_dir_all(&scratch);
 
+    let wall = started.elapsed().as_secs_f64();
+    header.extra.push(format!(
+        "finished: {}, load average at the end: {}",
+        machine::utc_now(),
+        machine::load_average()
+    ));
+    header
+        .extra
+        .push(format!("wall time: {wall:.0} s ({})", times.join(", ")));
     if let Some(path) = &cli.out {
-        let md = report::markdown(&header, &reports);
+        let md = report::append_section(&header, &reports);
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -210,15 +226,76 @@ fn suite(cli: &Cli) -> Result<(), String> {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("appended the results to {}", path.display());
     }
-    println!("total wall time: {:.1} s", started.elapsed().as_secs_f64());
+    if let Some(root) = output::root(cli.write, cli.write_to.as_deref()) {
+        let written = output::write(&root, &header, &reports)?;
+        println!("wrote {}", written.join(", "));
+    }
+    println!("per scenario: {}", times.join(", "));
+    println!("total wall time: {wall:.1} s");
     Ok(())
+}
+
+/// Everything the report says about the run but its results.
+fn header(
+    cli: &Cli,
+    m: &machine::Machine,
+    rounds: u32,
+    child_cpu: usize,
+    scenarios: usize,
+) -> Header {
+    let memory = machine::memory_gib().map_or(String::new(), |g| format!(", {g:.0} GiB"));
+    let partial = if cli.quick || cli.rounds.is_some_and(|r| r < ROUNDS) {
+        Some("A quick run (small sizes, few rounds): for a look, not for the record.")
+    } else if scenarios < scenarios::ALL.len() || !cli.peers.is_empty() {
+        Some("A partial run: not every scenario or peer took part.")
+    } else {
+        None
+    };
+    Header {
+        date: machine::utc_now(),
+        command: command_line(),
+        machine: format!(
+            "Linux {}, {}, {} cores{memory} (allowed CPUs: {:?})",
+            m.kernel, m.cpu_model, m.cores, m.allowed
+        ),
+        method: format!(
+            "every run is a fresh child process pinned to CPU {child_cpu} (load generators, \
+             where a scenario has one, on the other CPU); {rounds} round{}, peers interleaved \
+             within each round; in-process scenarios run an untimed warm-up pass of N/10, then \
+             one timed pass of N in the same runtime; median, min and max over the rounds{}",
+            if rounds == 1 { "" } else { "s" },
+            if cli.quick { "; --quick sizes" } else { "" }
+        ),
+        versions: format!(
+            "ringloop {} ({}), monoio {}, tokio-uring {}, compio {}, tokio {}, io-uring {}",
+            env!("VERSION_RINGLOOP"),
+            machine::ringloop_revision(),
+            env!("VERSION_MONOIO"),
+            env!("VERSION_TOKIO_URING"),
+            env!("VERSION_COMPIO"),
+            env!("VERSION_TOKIO"),
+            env!("VERSION_IO_URING"),
+        ),
+        extra: vec![
+            format!(
+                "load average (1, 5, 15 min) at the start: {}",
+                machine::load_average()
+            ),
+            format!(
+                "external tools: {}; {}",
+                machine::tool_version("fio", "--version"),
+                machine::tool_version("wrk", "-v")
+            ),
+        ],
+        partial: partial.map(String::from),
+    }
 }
 
 /// Runs every peer of one case `rounds` times, interleaved:
 /// for round in 1..=R { for peer in peers { run once } }.
 fn run_case(
     s: &Scenario,
-    case: &scenarios::Case,
+    case: &'static scenarios::Case,
     cli: &Cli,
     rounds: u32,
     cpu: usize,
@@ -230,6 +307,7 @@ fn run_case(
         .filter(|p| cli.peers.is_empty() || cli.peers.iter().any(|q| q == p.name))
         .collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
+    let mut figures: Vec<Vec<(Metric, f64)>> = vec![Vec::new(); peers.len()];
     let mut skipped: Vec<Option<String>> = vec![None; peers.len()];
     let mut notes: Vec<Option<String>> = vec![None; peers.len()];
     let title = case.title.replace("{n}", &report::thousands(n));
@@ -240,10 +318,16 @@ fn run_case(
             if skipped[i].is_some() {
                 continue;
             }
-            match runner::run_child(s.name, case.id, p.name, n, cpu) {
-                RunResult::Sample { ops, nanos, note } => {
+            match runner::run_child(s.name, case.id, p.name, n, cpu, cli.quick) {
+                RunResult::Sample {
+                    ops,
+                    nanos,
+                    note,
+                    metrics,
+                } => {
                     let rate = RunResult::per_sec(ops, nanos);
                     samples[i].push(rate);
+                    figures[i].extend(metrics);
                     notes[i] = note;
                     progress += &format!(" {} {:.3}M", p.name, rate / 1e6);
                 }
@@ -265,15 +349,32 @@ fn run_case(
                 None => stats::summarize(&samples[i]).ok_or_else(|| "no runs".to_string()),
             },
             note: notes[i].take(),
+            metrics: summarize_metrics(&figures[i]),
         })
         .collect();
     CaseReport {
         scenario: s.name,
+        case: case.id,
         title,
         unit: s.unit,
         rounds,
         rows,
     }
+}
+
+/// Median, min and max of each metric over the runs that recorded it.
+fn summarize_metrics(figures: &[(Metric, f64)]) -> Vec<(Metric, stats::Summary)> {
+    Metric::ALL
+        .into_iter()
+        .filter_map(|m| {
+            let v: Vec<f64> = figures
+                .iter()
+                .filter(|(k, _)| *k == m)
+                .map(|(_, v)| *v)
+                .collect();
+            Some((m, stats::summarize(&v)?))
+        })
+        .collect()
 }
 
 /// The command as typed, as far as it can be told from inside.

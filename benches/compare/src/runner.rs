@@ -1,10 +1,11 @@
 //! One run = one child process: the parent re-executes this binary as
-//! `__run SCENARIO CASE PEER --n N --cpu C`; the child pins itself to CPU C,
-//! runs the peer function once and prints one line on stdout:
+//! `__run SCENARIO CASE PEER --n N --cpu C [--quick]`; the child pins itself
+//! to CPU C, runs the peer function once and prints on stdout:
 //!
 //! ```text
 //! ok <ops> <nanoseconds>     a measured pass
 //! note <text>                optional, after `ok`
+//! metric <key> <value>       optional, after `ok`, one per recorded figure
 //! skip <reason>              the peer cannot take part
 //! fail <message>             the peer panicked, or the run could not start
 //! ```
@@ -17,6 +18,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::machine;
+use crate::metric::{self, Metric};
 use crate::scenarios::{self, Job};
 
 /// How long one run may take before it is killed and reported as skipped.
@@ -27,6 +29,8 @@ pub enum RunResult {
         ops: u64,
         nanos: u64,
         note: Option<String>,
+        /// Figures the peer recorded beside its throughput.
+        metrics: Vec<(Metric, f64)>,
     },
     Skipped(String),
 }
@@ -38,14 +42,28 @@ impl RunResult {
 }
 
 /// In the parent: runs one peer once in a child process pinned to `cpu`.
-pub fn run_child(scenario: &str, case: &str, peer: &str, n: u64, cpu: usize) -> RunResult {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
+pub fn run_child(
+    scenario: &str,
+    case: &str,
+    peer: &str,
+    n: u64,
+    cpu: usize,
+    quick: bool,
+) -> RunResult {
+    let mut cmd = match own_executable() {
+        Ok(exe) => Command::new(exe),
         Err(e) => return RunResult::Skipped(format!("cannot find own executable: {e}")),
     };
-    let child = Command::new(exe)
-        .args(["__run", scenario, case, peer])
-        .args(["--n", &n.to_string(), "--cpu", &cpu.to_string()])
+    cmd.args(["__run", scenario, case, peer]).args([
+        "--n",
+        &n.to_string(),
+        "--cpu",
+        &cpu.to_string(),
+    ]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,9 +106,23 @@ pub fn run_child(scenario: &str, case: &str, peer: &str, n: u64, cpu: usize) -> 
     parse(&out, &err, status)
 }
 
+/// This very binary: `/proc/self/exe`, which names the running image even
+/// after a rebuild has replaced the file on disk (a shared target folder
+/// during a long run), so that every child of a run is the same build as
+/// the parent. Elsewhere, the path it was started from.
+fn own_executable() -> std::io::Result<std::path::PathBuf> {
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        Ok(proc_exe.to_path_buf())
+    } else {
+        std::env::current_exe()
+    }
+}
+
 fn parse(out: &str, err: &str, status: std::process::ExitStatus) -> RunResult {
     let mut sample = None;
     let mut note = None;
+    let mut metrics = Vec::new();
     for line in out.lines() {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
@@ -101,13 +133,24 @@ fn parse(out: &str, err: &str, status: std::process::ExitStatus) -> RunResult {
                 }
             }
             "note" => note = Some(rest.to_string()),
+            "metric" => {
+                let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+                if let (Some(m), Ok(v)) = (Metric::from_key(key), value.parse()) {
+                    metrics.push((m, v));
+                }
+            }
             "skip" => return RunResult::Skipped(rest.to_string()),
             "fail" => return RunResult::Skipped(rest.to_string()),
             _ => {}
         }
     }
     match sample {
-        Some((ops, nanos)) if status.success() => RunResult::Sample { ops, nanos, note },
+        Some((ops, nanos)) if status.success() => RunResult::Sample {
+            ops,
+            nanos,
+            note,
+            metrics,
+        },
         _ => {
             let last = err
                 .lines()
@@ -120,7 +163,14 @@ fn parse(out: &str, err: &str, status: std::process::ExitStatus) -> RunResult {
 }
 
 /// In the child: the `__run` subcommand.
-pub fn child_main(scenario: &str, case: &str, peer: &str, n: u64, cpu: Option<usize>) -> ExitCode {
+pub fn child_main(
+    scenario: &str,
+    case: &str,
+    peer: &str,
+    n: u64,
+    cpu: Option<usize>,
+    quick: bool,
+) -> ExitCode {
     // Report panics (in any thread) on stdout as well, in one line.
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -161,11 +211,15 @@ pub fn child_main(scenario: &str, case: &str, peer: &str, n: u64, cpu: Option<us
         case: c.id,
         n,
         concurrency: c.concurrency,
+        quick,
     }) {
         Ok(sample) => {
             println!("ok {} {}", sample.ops, sample.elapsed.as_nanos());
             if let Some(note) = sample.note {
                 println!("note {}", note.replace('\n', " "));
+            }
+            for (m, v) in metric::take_recorded() {
+                println!("metric {} {v}", m.key());
             }
             ExitCode::SUCCESS
         }

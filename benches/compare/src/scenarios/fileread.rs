@@ -66,7 +66,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{measure, share, Case, Job, Outcome, Peer, Sample, Scenario, Skip};
+use super::{
+    measure, record, record_ringloop_syscalls, share, Case, Job, Metric, Outcome, Peer, Sample,
+    Scenario, Skip,
+};
 
 /// Size of the file the reads go to.
 const FILE_SIZE: u64 = 256 << 20;
@@ -488,6 +491,7 @@ fn ringloop_plain(job: &Job, register: bool, each_op: bool) -> Outcome {
         drop(table);
         (sample, ringloop::stats())
     });
+    record_ringloop_syscalls(&stats);
     Ok(Sample {
         note: Some(ringloop_note(&stats)),
         ..sample
@@ -545,6 +549,7 @@ fn ringloop_fixed(job: &Job) -> Outcome {
         Ok::<_, Skip>((sample, ringloop::stats()))
     });
     let (sample, stats) = result?;
+    record_ringloop_syscalls(&stats);
     Ok(Sample {
         note: Some(ringloop_note(&stats)),
         ..sample
@@ -707,7 +712,8 @@ fn fio(job: &Job, engine: &str) -> Outcome {
             last.unwrap_or("no message")
         )));
     }
-    let (ios, iops) = parse_fio(&out.stdout).map_err(Skip::new)?;
+    let (ios, iops, cpu_us) = parse_fio(&out.stdout).map_err(Skip::new)?;
+    record(Metric::CpuPerOp, cpu_us);
     assert_eq!(
         ios, job.n,
         "fio did {ios} reads, not the {} asked for",
@@ -720,8 +726,9 @@ fn fio(job: &Job, engine: &str) -> Outcome {
     })
 }
 
-/// `(total_ios, iops)` of the read side of fio's one job.
-fn parse_fio(json: &[u8]) -> Result<(u64, f64), String> {
+/// `(total_ios, iops, CPU µs per I/O)` of the read side of fio's one job
+/// (its CPU time: `usr_cpu + sys_cpu`, % of `job_runtime` ms).
+fn parse_fio(json: &[u8]) -> Result<(u64, f64, f64), String> {
     // fio may print warnings before the JSON object.
     let start = json.iter().position(|&b| b == b'{').unwrap_or(0);
     let v: serde_json::Value = serde_json::from_slice(&json[start..])
@@ -729,8 +736,13 @@ fn parse_fio(json: &[u8]) -> Result<(u64, f64), String> {
     let read = &v["jobs"][0]["read"];
     let ios = read["total_ios"].as_u64();
     let iops = read["iops"].as_f64();
+    let job = &v["jobs"][0];
+    let cpu_ms = (job["usr_cpu"].as_f64().unwrap_or(f64::NAN)
+        + job["sys_cpu"].as_f64().unwrap_or(f64::NAN))
+        / 100.0
+        * job["job_runtime"].as_f64().unwrap_or(f64::NAN);
     match (ios, iops) {
-        (Some(ios), Some(iops)) if iops > 0.0 => Ok((ios, iops)),
+        (Some(ios), Some(iops)) if iops > 0.0 => Ok((ios, iops, cpu_ms * 1e3 / ios as f64)),
         _ => Err("fio's JSON output has no read IOPS".into()),
     }
 }
@@ -757,9 +769,13 @@ fn time_copy(n: u64, mut run: impl FnMut(&Path, &Path) -> Result<Option<String>,
     let dst = cp_destination();
     let _ = fs::remove_file(&dst);
     prime_memory(n as usize);
+    let cpu = crate::metric::children_cpu();
     let start = Instant::now();
     let note = run(&src, &dst)?;
     let elapsed = start.elapsed();
+    // The copying processes' CPU time per byte.
+    let cpu = crate::metric::children_cpu().saturating_sub(cpu);
+    record(Metric::CpuPerOp, cpu.as_secs_f64() * 1e6 / n as f64);
     check_copy(&src, &dst, n);
     let _ = fs::remove_file(&dst);
     Ok(Sample {

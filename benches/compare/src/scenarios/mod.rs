@@ -7,8 +7,13 @@
 //! unmeasured warm-up pass, then one measured pass, and returns a [`Sample`]
 //! or a [`Skip`] saying why this peer cannot take part.
 //!
+//! Beside its [`Sample`] a peer may [`record`] figures such as latency
+//! percentiles or syscalls per op; [`measure`] and [`measure_blocking`]
+//! record the CPU time per op of the timed pass by themselves.
+//!
 //! To add a scenario: write `src/scenarios/NAME.rs` with a `pub const
-//! SCENARIO: Scenario`, and list it in [`ALL`].
+//! SCENARIO: Scenario`, and list it in [`ALL`]; the report's explanation of
+//! its results goes in `src/explain.rs`.
 
 use std::fmt;
 use std::future::Future;
@@ -21,11 +26,15 @@ pub mod hyper;
 mod net;
 pub mod nop;
 pub mod spawn;
+pub mod timers;
+
+pub use crate::metric::{record, Metric};
 
 /// Every scenario, in the order `all` runs them.
 pub const ALL: &[&Scenario] = &[
     &spawn::SCENARIO,
     &nop::SCENARIO,
+    &timers::SCENARIO,
     &fileread::SCENARIO,
     &fileread::SWEEP,
     &fileread::CP,
@@ -52,7 +61,9 @@ pub struct Case {
     pub title: &'static str,
     /// How many tasks (connections, in-flight ops ...) the case keeps busy at once.
     pub concurrency: usize,
-    /// Ops in one measured pass, normal and with `--quick`.
+    /// Ops in one measured pass, normal and with `--quick`. For cases
+    /// whose `n` is a duration (seconds of load), `n_quick` is what keeps
+    /// `all --quick` within its time budget (see the README).
     pub n: u64,
     pub n_quick: u64,
 }
@@ -72,6 +83,9 @@ pub struct Job {
     pub n: u64,
     /// From [`Case::concurrency`].
     pub concurrency: usize,
+    /// Whether the suite runs with `--quick`: a scenario may shorten what
+    /// is not `n` (warm-ups, settling pauses) to keep the quick run short.
+    pub quick: bool,
 }
 
 /// One measured pass.
@@ -127,9 +141,9 @@ where
 {
     let w = warmup_size(n);
     check(pass(w).await, expected(w));
-    let start = Instant::now();
+    let timer = Timer::start();
     let got = pass(n).await;
-    let elapsed = start.elapsed();
+    let elapsed = timer.stop(n);
     check(got, expected(n));
     Sample {
         ops: n,
@@ -146,14 +160,54 @@ pub fn measure_blocking(
 ) -> Sample {
     let w = warmup_size(n);
     check(pass(w), expected(w));
-    let start = Instant::now();
+    let timer = Timer::start();
     let got = pass(n);
-    let elapsed = start.elapsed();
+    let elapsed = timer.stop(n);
     check(got, expected(n));
     Sample {
         ops: n,
         elapsed,
         note: None,
+    }
+}
+
+/// Wall and CPU time of a timed pass.
+pub struct Timer {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Timer {
+    pub fn start() -> Timer {
+        Timer {
+            cpu: crate::metric::process_cpu(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// The wall time since [`Timer::start`]; records the process's CPU time
+    /// per op over it ([`Metric::CpuPerOp`]).
+    pub fn stop(self, ops: u64) -> Duration {
+        let wall = self.wall.elapsed();
+        let cpu = crate::metric::process_cpu().saturating_sub(self.cpu);
+        record(
+            Metric::CpuPerOp,
+            cpu.as_secs_f64() * 1e6 / ops.max(1) as f64,
+        );
+        wall
+    }
+}
+
+/// Records ringloop's syscalls per op from its counters over a run
+/// ([`ringloop::Stats::io_syscalls`]: `io_uring_enter` calls, or on the
+/// epoll driver `epoll_wait`, `epoll_ctl` and the ops' own syscalls) per op
+/// submitted.
+pub fn record_ringloop_syscalls(stats: &ringloop::Stats) {
+    if stats.ops_submitted > 0 {
+        record(
+            Metric::SyscallsPerOp,
+            stats.io_syscalls() as f64 / stats.ops_submitted as f64,
+        );
     }
 }
 

@@ -10,7 +10,10 @@
 
 use io_uring::{opcode, IoUring};
 
-use super::{measure, measure_blocking, share, Case, Job, Outcome, Peer, Scenario, Skip};
+use super::{
+    measure, measure_blocking, record, record_ringloop_syscalls, share, Case, Job, Metric, Outcome,
+    Peer, Scenario, Skip,
+};
 
 pub const SCENARIO: Scenario = Scenario {
     name: "nop",
@@ -86,6 +89,7 @@ fn ringloop(job: &Job) -> Outcome {
         .await;
         (sample, ringloop::stats())
     });
+    record_ringloop_syscalls(&stats);
     Ok(sample.with_note(stats))
 }
 
@@ -132,7 +136,9 @@ fn compio(_: &Job) -> Outcome {
 fn raw_io_uring(job: &Job) -> Outcome {
     let batch = job.concurrency as u64;
     let mut ring = IoUring::new(256).map_err(Skip::build)?;
-    Ok(measure_blocking(job.n, count, |n| {
+    let mut enters = 0u64;
+    let mut ops = 0u64;
+    let sample = measure_blocking(job.n, count, |n| {
         let mut done = 0;
         while done < n {
             let k = batch.min(n - done);
@@ -146,11 +152,15 @@ fn raw_io_uring(job: &Job) -> Outcome {
             }
             ring.submit_and_wait(k as usize)
                 .expect("io_uring_enter failed");
+            enters += 1;
+            ops += k;
             for cqe in ring.completion() {
                 assert!(cqe.result() >= 0, "NOP failed: {}", cqe.result());
                 done += 1;
             }
         }
         done
-    }))
+    });
+    record(Metric::SyscallsPerOp, enters as f64 / ops.max(1) as f64);
+    Ok(sample)
 }

@@ -1,0 +1,194 @@
+//! The sentences on why ringloop wins or loses, worked out from the
+//! measured rows only (plus the goals and explanations committed in
+//! `explain.rs`, which are labelled as such where they are shown).
+
+use crate::explain::{Explanation, BEST};
+use crate::metric::Metric;
+
+use super::{mega, ratio, CaseReport, RINGLOOP};
+
+/// The computed facts of one case, one sentence each.
+pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String> {
+    let mut out = Vec::new();
+    match (case.verdict(), case.median_of(RINGLOOP)) {
+        (Some((peer, r)), Some(own)) => {
+            let best = case.median_of(peer).unwrap_or(f64::NAN);
+            let (word, unit) = (if r >= 1.0 { "ahead of" } else { "behind" }, case.unit);
+            out.push(format!(
+                "ringloop is {word} the best other peer, {peer}: **{}** ({} vs {} M {unit}/s).",
+                ratio(r),
+                mega(own),
+                mega(best)
+            ));
+        }
+        (None, Some(_)) => out.push("No other runtime has a result: no ratio.".into()),
+        (_, None) => out.push("ringloop has no result in this case: no ratio.".into()),
+    }
+    if let Some((peer, r)) = case.ceiling_verdict() {
+        out.push(format!(
+            "Against the ceiling, {peer} (no runtime): **{}**.",
+            ratio(r)
+        ));
+    }
+    for m in case.metrics().into_iter().filter(|m| m.ranked()) {
+        if let Some((peer, best, r)) = case.metric_verdict(m) {
+            let own = case.row(RINGLOOP).and_then(|row| row.metric(m));
+            let own = own.map_or("-".into(), |s| m.format(s.median));
+            out.push(format!(
+                "{}: ringloop {own}, best other peer {peer} {}: **{}** (lower is better; above \
+                 1.00x ringloop is better).",
+                m.heading(),
+                m.format(best),
+                ratio(r)
+            ));
+        }
+    }
+    if let Some(s) = client_bound(case) {
+        out.push(s);
+    }
+    for m in [Metric::CpuPerOp, Metric::SyscallsPerOp] {
+        if let Some(s) = compare_metric(case, m) {
+            out.push(s);
+        }
+    }
+    if let Some(e) = explanation {
+        for g in e.goals.iter().filter(|g| g.case == case.case) {
+            let (peer, got) = if g.peer == BEST {
+                match case.verdict() {
+                    Some((p, r)) => (format!("the best other peer ({p})"), Some(r)),
+                    None => ("the best other peer".to_string(), None),
+                }
+            } else {
+                (g.peer.to_string(), case.ratio(g.peer))
+            };
+            let outcome = match got {
+                Some(r) if r >= g.at_least => format!("met ({})", ratio(r)),
+                Some(r) => format!("**missed** ({})", ratio(r)),
+                None => "not measured in this run".into(),
+            };
+            out.push(format!(
+                "Goal ({}): ringloop at least {} {peer}: {outcome}.",
+                g.source,
+                ratio(g.at_least)
+            ));
+        }
+    }
+    out
+}
+
+/// Which rows were client-bound, ringloop's first.
+fn client_bound(case: &CaseReport) -> Option<String> {
+    let rows: Vec<String> = case
+        .rows
+        .iter()
+        .filter_map(|r| Some(format!("{} {:.0}%", r.peer, r.client_bound()?)))
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Client-bound (server core under 95% busy, so the load generator set the pace): {}.",
+        rows.join(", ")
+    ))
+}
+
+/// ringloop's median of `m` beside every other peer's that has one.
+fn compare_metric(case: &CaseReport, m: Metric) -> Option<String> {
+    let own = case.row(RINGLOOP)?.metric(m)?.median;
+    let others: Vec<String> = case
+        .rows
+        .iter()
+        .filter(|r| r.peer != RINGLOOP)
+        .filter_map(|r| Some(format!("{} {}", r.peer, m.format(r.metric(m)?.median))))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: ringloop {}; {}.",
+        m.heading(),
+        m.format(own),
+        others.join(", ")
+    ))
+}
+
+/// For a sweep: the cases where ringloop is behind and ahead of `peer`.
+pub fn crossover(cases: &[&CaseReport], peer: &str) -> Option<String> {
+    let (mut behind, mut ahead) = (Vec::new(), Vec::new());
+    for c in cases {
+        if let Some(r) = c.ratio(peer) {
+            let item = format!("`{}` {}", c.case, ratio(r));
+            if r < 1.0 {
+                behind.push(item);
+            } else {
+                ahead.push(item);
+            }
+        }
+    }
+    if behind.is_empty() && ahead.is_empty() {
+        return None;
+    }
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    Some(format!(
+        "Against {peer}: ringloop behind in {}; at or ahead in {}.",
+        list(&behind),
+        list(&ahead)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{case, row, summary};
+    use super::*;
+    use crate::explain;
+
+    #[test]
+    fn verdict_goal_and_client_bound() {
+        let mut rows = vec![
+            row("ringloop", 2e6),
+            row("tokio-uring", 1e6),
+            row("io-uring-raw", 4e6),
+        ];
+        rows[0].metrics = vec![(Metric::ServerBusy, summary(80.0))];
+        let mut c = case(rows);
+        c.scenario = "nop";
+        c.case = "tasks64";
+        let f = facts(&c, explain::of("nop"));
+        let all = f.join("\n");
+        assert!(
+            all.contains("ahead of the best other peer, tokio-uring: **2.00x**"),
+            "{all}"
+        );
+        assert!(
+            all.contains("the ceiling, io-uring-raw (no runtime): **0.50x**"),
+            "{all}"
+        );
+        assert!(
+            all.contains("at least 0.50x io-uring-raw: met (0.50x)"),
+            "{all}"
+        );
+        assert!(
+            all.contains("Client-bound") && all.contains("ringloop 80%"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn crossover_lists_both_sides() {
+        let mut a = case(vec![row("ringloop", 1.0), row("p", 2.0)]);
+        a.case = "qd1";
+        let mut b = case(vec![row("ringloop", 3.0), row("p", 2.0)]);
+        b.case = "qd4";
+        let s = crossover(&[&a, &b], "p").unwrap();
+        assert_eq!(
+            s,
+            "Against p: ringloop behind in `qd1` 0.50x; at or ahead in `qd4` 1.50x."
+        );
+    }
+}
