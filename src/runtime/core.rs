@@ -55,6 +55,8 @@ pub(crate) struct Core {
     pub(crate) tasks: LiveTasks,
     counters: CoreCounters,
     next_id: Cell<u32>,
+    /// The task being polled (0: the root future), for traces.
+    pub(crate) current_task: Cell<u64>,
     observer: Option<Observer>,
     /// The process that built this runtime (see `is_forked_copy`).
     pid: u32,
@@ -77,6 +79,7 @@ impl Core {
             tasks: LiveTasks::new(),
             counters: CoreCounters::default(),
             next_id: Cell::new(1),
+            current_task: Cell::new(0),
             observer,
             pid: std::process::id(),
             wakers: RefCell::new(Vec::new()),
@@ -84,6 +87,7 @@ impl Core {
         }
     }
 
+    #[inline]
     fn observe(&self, event: Event) {
         if let Some(observer) = &self.observer {
             observer(&event);
@@ -198,9 +202,9 @@ impl Core {
             if root.woken.swap(false, Ordering::SeqCst) {
                 bump(&self.counters.polled);
                 self.observe(Event::TaskPoll { task: TaskId(0) });
-                let prev = context::set_current_task(0);
+                let prev = self.current_task.replace(0);
                 let poll = future.as_mut().poll(&mut cx);
-                context::set_current_task(prev);
+                self.current_task.set(prev);
                 self.observe(Event::TaskPolled {
                     task: TaskId(0),
                     ready: poll.is_ready(),

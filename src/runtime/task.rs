@@ -44,7 +44,7 @@
 //!
 //! A task's life, on its owner thread: `spawn` allocates the cell with three
 //! references (list, handle, queue), SCHEDULED and JOIN_INTEREST. Each run
-//! clears SCHEDULED (one atomic AND) and polls. When the future returns
+//! clears SCHEDULED (one atomic subtraction) and polls. When the future returns
 //! `Ready` (or panics, or is cancelled) it leaves the list and is dropped at
 //! once, and its output written to the stage if the handle still wants it, else dropped.
 //! Leaving the list just before that drop hands the list's reference to
@@ -179,6 +179,7 @@ impl TaskRef {
         [TaskRef(ptr), TaskRef(ptr), TaskRef(ptr)]
     }
 
+    #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: the reference keeps the cell alive; `Header` is the first
         // field of the repr(C) cell.
@@ -193,6 +194,7 @@ impl TaskRef {
     }
 
     /// Whether the future has finished (or was dropped).
+    #[inline]
     pub(crate) fn is_complete(&self) -> bool {
         self.header().state.load(Ordering::Acquire) & COMPLETE != 0
     }
@@ -209,7 +211,10 @@ impl TaskRef {
     /// consumes the queue's reference). Returns whether it completed.
     pub(crate) fn run(self, core: &Core) -> bool {
         let header = self.header();
-        let prev = header.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+        // SCHEDULED is set (the task was in a queue), so subtracting it
+        // clears it; `lock xadd`, where `fetch_and` would be a CAS loop.
+        let prev = header.state.fetch_sub(SCHEDULED, Ordering::AcqRel);
+        debug_assert!(prev & SCHEDULED != 0, "a queued task is SCHEDULED");
         if prev & COMPLETE != 0 {
             return false;
         }
@@ -225,10 +230,10 @@ impl TaskRef {
             // keeps us from releasing a reference the waker does not own.
             let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
             let mut cx = Context::from_waker(&waker);
-            let prev_task = context::set_current_task(u64::from(header.id));
+            let prev_task = core.current_task.replace(u64::from(header.id));
             // SAFETY: as for `cancel` above.
             let done = unsafe { (header.vtable.poll)(self.0, &mut cx, &core.tasks) };
-            context::set_current_task(prev_task);
+            core.current_task.set(prev_task);
             done
         };
         if done {
