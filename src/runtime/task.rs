@@ -51,8 +51,11 @@
 //! still wants it, else dropped. Leaving the list hands the list's
 //! reference to the loop, and one atomic subtraction then releases it and
 //! the queue's reference and sets COMPLETE. The handle takes the output,
-//! and its drop releases the last reference, which frees the cell: three
-//! atomic read-modify-writes per task that completes in its first poll.
+//! and its drop releases its reference (clearing JOIN_INTEREST in the same
+//! step) or, when the count shows it is the last one, frees the cell
+//! without an atomic step (no other thread can hold a reference then).
+//! That is two atomic read-modify-writes for a task that completes in its
+//! first poll and is then joined.
 //!
 //! # Threads
 //!
@@ -320,6 +323,18 @@ impl TaskRef {
         } else {
             // SAFETY: owner thread.
             drop(unsafe { (*header.join_waker.get()).take() });
+        }
+        // If the count says this is the last reference, no other thread
+        // holds one (it would be counted) and none can get one (that takes
+        // one to clone), so nothing else can reach the cell: free it
+        // without an atomic read-modify-write. The Acquire load
+        // synchronises with the release of the last reference another
+        // thread dropped, as the subtraction would.
+        if header.state.load(Ordering::Acquire) / REF_ONE == 1 {
+            // SAFETY: the last reference (so the task completed and the
+            // output was just taken or dropped).
+            unsafe { dealloc(self.0) };
+            return;
         }
         // JOIN_INTEREST is set (only this handle clears it), so this clears
         // it and releases one reference without borrowing from other bits.
