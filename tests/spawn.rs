@@ -412,3 +412,131 @@ fn spawn_outside_a_runtime_panics_with_a_message_naming_the_mistake() {
         .unwrap_or_default();
     assert!(message.contains("inside a ringloop runtime"), "{message}");
 }
+
+/// A value whose drop panics; its token is dropped as the panic unwinds.
+struct PanicsOnDrop {
+    _token: common::DropToken,
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop after ready exploded");
+    }
+}
+
+#[test]
+fn a_future_whose_drop_panics_after_it_returned_ready_joins_as_that_panic_once() {
+    watchdog(10, || {
+        let rt = Runtime::new().unwrap();
+        let drops = DropCounter::new();
+        rt.block_on(async {
+            let token = drops.token();
+            let handle = spawn(async move {
+                let _bomb = PanicsOnDrop { _token: token };
+                yield_now().await;
+                7
+            });
+            let err = handle.await.unwrap_err();
+            assert!(err.is_panic(), "{err}");
+            assert!(err.to_string().contains("drop after ready"), "{err}");
+            assert_eq!(drops.count(), 1, "the future is dropped exactly once");
+            assert_eq!(spawn(async { 1 }).await.unwrap(), 1);
+        });
+        drop(rt);
+        assert_eq!(drops.count(), 1);
+    });
+}
+
+#[test]
+fn every_output_is_dropped_exactly_once_whoever_ends_up_owning_it() {
+    watchdog(10, || {
+        let rt = Runtime::new().unwrap();
+        let outputs = DropCounter::new();
+        let futures = DropCounter::new();
+        // The last handle is kept past the runtime on purpose.
+        #[allow(clippy::async_yields_async)]
+        let kept = rt.block_on(async {
+            let task = |yields: usize| {
+                let output = outputs.token();
+                let future = futures.token();
+                spawn(async move {
+                    let _future = future;
+                    for _ in 0..yields {
+                        yield_now().await;
+                    }
+                    output
+                })
+            };
+            // Taken by the awaiting task, which drops it.
+            drop(task(1).await.unwrap());
+            assert_eq!(outputs.count(), 1);
+            // Finished before its handle is dropped: the handle's drop drops it.
+            let done = task(0);
+            yield_now().await;
+            assert!(done.is_finished());
+            drop(done);
+            assert_eq!(outputs.count(), 2);
+            // Handle dropped first: dropped when the task finishes.
+            drop(task(2));
+            common::eventually("the detached output is dropped", || outputs.count() == 3).await;
+            // Finished, never awaited, handle kept past the runtime.
+            let kept = task(0);
+            yield_now().await;
+            assert!(kept.is_finished());
+            kept
+        });
+        assert_eq!(futures.count(), 4, "each finished future was dropped once");
+        drop(rt);
+        assert_eq!(
+            outputs.count(),
+            3,
+            "the kept output lives in the task until its handle goes"
+        );
+        drop(kept);
+        assert_eq!(outputs.count(), 4);
+        assert_eq!(futures.count(), 4);
+    });
+}
+
+#[test]
+fn dropping_the_runtime_drops_every_live_future_also_those_spawned_by_a_dropping_future() {
+    /// Spawns a pending task, holding `token`, when dropped.
+    struct SpawnsOnDrop(Option<common::DropToken>);
+    impl Drop for SpawnsOnDrop {
+        fn drop(&mut self) {
+            let token = self.0.take();
+            drop(spawn(async move {
+                let _token = token;
+                std::future::pending::<()>().await;
+            }));
+        }
+    }
+    watchdog(10, || {
+        let rt = Runtime::new().unwrap();
+        let live = DropCounter::new();
+        let handles = rt.block_on(async {
+            let mut handles = Vec::new();
+            for i in 0..100 {
+                let token = live.token();
+                let spawner = (i % 10 == 0).then(|| SpawnsOnDrop(Some(live.token())));
+                handles.push(spawn(async move {
+                    let _token = token;
+                    let _spawner = spawner;
+                    std::future::pending::<()>().await;
+                }));
+            }
+            yield_now().await;
+            handles
+        });
+        assert_eq!(live.count(), 0);
+        drop(rt);
+        assert_eq!(
+            live.count(),
+            110,
+            "100 futures and the 10 spawned by their drops"
+        );
+        for handle in handles {
+            assert!(handle.is_finished());
+        }
+    });
+}

@@ -1,5 +1,5 @@
-//! The thread-local context: which runtime (if any) this thread is running,
-//! and which task it is polling.
+//! The thread-local context: which runtime (if any) this thread is running
+//! (and through it, which task it is polling).
 //!
 //! Set by [`enter`] for the duration of `block_on` and of the runtime's
 //! shutdown; the guard restores the previous value, so the pointer is never
@@ -13,7 +13,6 @@ use std::ptr;
 
 thread_local! {
     static CORE: Cell<*const Core> = const { Cell::new(ptr::null()) };
-    static TASK: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Restores the previous context when dropped.
@@ -77,12 +76,8 @@ pub(crate) fn not_in_runtime() -> io::Error {
     io::Error::other("this operation must run inside a ringloop runtime (Runtime::block_on)")
 }
 
-/// The task being polled on this thread (0 = the root future of `block_on`).
+/// The task being polled on this thread (0 = the root future of
+/// `block_on`, or no runtime).
 pub(crate) fn current_task() -> u64 {
-    TASK.with(Cell::get)
-}
-
-/// Records which task is being polled; returns the previous one.
-pub(crate) fn set_current_task(id: u64) -> u64 {
-    TASK.with(|t| t.replace(id))
+    with_core(|core| core.current_task.get()).unwrap_or(0)
 }

@@ -1,4 +1,4 @@
-//! The loop: run queue, task table, and the one wait.
+//! The loop: run queue, live tasks, and the one wait.
 //!
 //! One turn of the loop ([`Core::tick`]):
 //!
@@ -16,7 +16,7 @@ use super::context;
 use super::join::JoinHandle;
 use super::shared::{RootWaker, Shared};
 use super::stats::Stats;
-use super::task::TaskRef;
+use super::task::{LiveTasks, TaskRef};
 use crate::driver::setup::SetupFlags;
 use crate::driver::{Driver, Handle};
 use crate::time::TimerQueue;
@@ -51,9 +51,12 @@ pub(crate) struct Core {
     pub(crate) timers: Rc<RefCell<TimerQueue>>,
     pub(crate) shared: Arc<Shared>,
     run_queue: RefCell<VecDeque<TaskRef>>,
-    tasks: RefCell<slab::Slab<TaskRef>>,
+    /// Every task whose future is alive (dropped at shutdown).
+    pub(crate) tasks: LiveTasks,
     counters: CoreCounters,
     next_id: Cell<u32>,
+    /// The task being polled (0: the root future), for traces.
+    pub(crate) current_task: Cell<u64>,
     observer: Option<Observer>,
     /// The process that built this runtime (see `is_forked_copy`).
     pid: u32,
@@ -73,9 +76,10 @@ impl Core {
             timers: Rc::new(RefCell::new(TimerQueue::default())),
             shared,
             run_queue: RefCell::new(VecDeque::with_capacity(BUDGET)),
-            tasks: RefCell::new(slab::Slab::new()),
+            tasks: LiveTasks::new(),
             counters: CoreCounters::default(),
             next_id: Cell::new(1),
+            current_task: Cell::new(0),
             observer,
             pid: std::process::id(),
             wakers: RefCell::new(Vec::new()),
@@ -83,6 +87,7 @@ impl Core {
         }
     }
 
+    #[inline]
     fn observe(&self, event: Event) {
         if let Some(observer) = &self.observer {
             observer(&event);
@@ -146,25 +151,14 @@ impl Core {
     {
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1).max(1));
-        let [table_ref, join_ref, queue_ref] = TaskRef::new(future, id, self.shared.id);
-        {
-            let mut tasks = self.tasks.borrow_mut();
-            let entry = tasks.vacant_entry();
-            let key = u32::try_from(entry.key()).expect("more than 4 billion live tasks");
-            table_ref.header().slot.set(key);
-            entry.insert(table_ref);
-        }
+        let [list_ref, join_ref, queue_ref] = TaskRef::new(future, id, self.shared.id);
+        self.tasks.push(list_ref);
         self.run_queue.borrow_mut().push_back(queue_ref);
         bump(&self.counters.spawned);
         self.observe(Event::TaskSpawned {
             task: TaskId(u64::from(id)),
         });
         JoinHandle::new(join_ref)
-    }
-
-    /// Removes a finished task from the table, returning the table's reference.
-    pub(crate) fn remove_task(&self, slot: u32) -> Option<TaskRef> {
-        self.tasks.borrow_mut().try_remove(slot as usize)
     }
 
     /// Pushes `task` to the local run queue if it belongs to this runtime.
@@ -208,9 +202,9 @@ impl Core {
             if root.woken.swap(false, Ordering::SeqCst) {
                 bump(&self.counters.polled);
                 self.observe(Event::TaskPoll { task: TaskId(0) });
-                let prev = context::set_current_task(0);
+                let prev = self.current_task.replace(0);
                 let poll = future.as_mut().poll(&mut cx);
-                context::set_current_task(prev);
+                self.current_task.set(prev);
                 self.observe(Event::TaskPolled {
                     task: TaskId(0),
                     ready: poll.is_ready(),
@@ -322,11 +316,12 @@ impl Core {
             self.take_remote();
             let queued: Vec<TaskRef> = self.run_queue.borrow_mut().drain(..).collect();
             drop(queued);
-            let live: Vec<TaskRef> = self.tasks.borrow().iter().map(|(_, t)| t.clone()).collect();
-            if live.is_empty() {
+            if self.tasks.is_empty() {
                 break;
             }
-            for task in live {
+            // Each `shutdown` takes its task off the list; a future's drop
+            // may spawn tasks, which the next pass drops in turn.
+            while let Some(task) = self.tasks.first() {
                 task.shutdown(self);
             }
         }

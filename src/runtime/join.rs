@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
@@ -17,14 +18,15 @@ use std::task::{Context, Poll};
 /// output is dropped when it finishes. A handle stays on the thread of its
 /// runtime (it is `!Send`), like the task.
 pub struct JoinHandle<T> {
-    task: TaskRef,
+    /// Released by `drop` (with the join interest), not by its own drop.
+    task: ManuallyDrop<TaskRef>,
     _marker: PhantomData<(T, *const ())>,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(task: TaskRef) -> JoinHandle<T> {
         JoinHandle {
-            task,
+            task: ManuallyDrop::new(task),
             _marker: PhantomData,
         }
     }
@@ -59,7 +61,9 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        self.task.drop_join_interest();
+        // SAFETY: as in `poll`; the handle's reference is released here, and
+        // `ManuallyDrop` keeps the field from releasing it again.
+        unsafe { self.task.drop_join_handle::<T>() };
     }
 }
 

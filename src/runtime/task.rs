@@ -1,38 +1,94 @@
-//! Task cells and their wakers.
+//! Task cells, their wakers, and the runtime's list of live tasks.
 //!
-//! A spawned future lives in one heap cell: a [`Header`] followed by the
-//! stage (the future, then its output). The cell is reference counted; the
-//! references are: the runtime's task table (while the future is alive), the
-//! [`JoinHandle`](super::JoinHandle), each [`Waker`], and a run-queue entry.
+//! # Layout
+//!
+//! A spawned future lives in one heap cell, `repr(C)`:
+//!
+//! ```text
+//!  TaskCell<F>
+//!  ├─ Header   state word, vtable, runtime and task ids, the links of the
+//!  │           live list, the join handle's waker
+//!  └─ Stage    a union: `future: F` while the future is alive, then
+//!              `output: Option<Result<F::Output, JoinError>>`
+//! ```
+//!
+//! Which union field is in use needs no tag of its own: the future is alive
+//! exactly while the task is in its runtime's [`LiveTasks`] list (the owner
+//! takes it off the list just before dropping the future, so nothing can
+//! drop it twice), and the output field is in use once COMPLETE is set in
+//! the state word (the owner sets it after writing that field). The vtable
+//! (one per future type) polls and cancels, and records the cell's layout
+//! (to free it) and where the output is: the
+//! [`JoinHandle<T>`](super::JoinHandle) knows only `T`, and takes or drops
+//! the output there directly. For a trivial future the cell is 72 bytes.
+//!
+//! # References
+//!
+//! The cell is reference counted; the references are: the runtime's
+//! [`LiveTasks`] list (while the future is alive), the join handle, each
+//! [`Waker`], and a run-queue entry.
 //!
 //! # State word
 //!
 //! ```text
-//!  bit 0  SCHEDULED  the task is in a run queue (at most one entry exists)
-//!  bit 1  COMPLETE   the future is gone; wakes are ignored
-//!  bits 2.. refcount
+//!  bit 0  SCHEDULED      the task is in a run queue (at most one entry exists)
+//!  bit 1  COMPLETE       the future is gone, the stage holds the output;
+//!                        wakes are ignored
+//!  bit 2  CANCELLED      `abort()` was called: drop the future at the next run
+//!  bit 3  JOIN_INTEREST  the join handle exists and wants the output
+//!  bits 4.. refcount
 //! ```
+//!
+//! Only the owner thread sets COMPLETE and CANCELLED and clears
+//! JOIN_INTEREST, each in an atomic step it makes anyway: clearing
+//! JOIN_INTEREST is part of the handle releasing its reference.
+//!
+//! A task's life, on its owner thread: `spawn` allocates the cell with three
+//! references (list, handle, queue), SCHEDULED and JOIN_INTEREST. Each run
+//! clears SCHEDULED (one atomic subtraction) and polls. When the future
+//! returns `Ready` (or panics, or is cancelled) it leaves the list and is
+//! dropped at once, and its output is written to the stage if the handle
+//! still wants it, else dropped. Leaving the list hands the list's
+//! reference to the loop, and one atomic subtraction then releases it and
+//! the queue's reference and sets COMPLETE. The handle takes the output,
+//! and its drop releases its reference (clearing JOIN_INTEREST in the same
+//! step) or, when the count shows it is the last one, frees the cell
+//! without an atomic step (no other thread can hold a reference then).
+//! That is two atomic read-modify-writes for a task that completes in its
+//! first poll and is then joined.
 //!
 //! # Threads
 //!
 //! Futures need not be `Send`, yet wakers are `Send + Sync` for real. The
 //! split that makes this sound: **only the owner thread touches the stage
-//! and the owner-only fields** (`slot`, `cancelled`, `join_*`). Another
-//! thread may only change the state word (clone, drop, schedule) and push
-//! the task to the runtime's remote queue. The future and the output are
-//! always dropped by the owner: the task table keeps the cell alive until
-//! the future is dropped (on completion, abort, or runtime shutdown) and the
-//! join handle drops the output. So when a foreign thread drops the last
-//! reference, the cell holds nothing but its header, and freeing it there is
+//! and the owner-only fields** (`prev`, `next`, `join_waker`). Another
+//! thread may only change the refcount and SCHEDULED (clone, drop,
+//! schedule; each a read-modify-write that leaves the other bits as they
+//! are) and push the task to the runtime's remote queue. The future
+//! and the output are always dropped by the owner: the live list keeps the
+//! cell alive until the future is dropped (on completion, abort, or runtime
+//! shutdown), and the output is dropped by the join handle, or at
+//! completion when there is no handle. So when a foreign thread drops the
+//! last reference, the cell holds nothing to drop, and freeing it there is
 //! fine.
 //!
 //! Waking on the owner thread pushes to the local run queue with one CAS;
 //! waking from anywhere else goes through [`Shared::schedule_remote`].
+//!
+//! # Panics
+//!
+//! Each poll runs under `catch_unwind`, and the future is dropped inside the
+//! same guarded call when it returns `Ready`: a panic in the future or in
+//! its drop becomes a [`JoinError`] for the handle and never unwinds through
+//! the loop. Dropping an output nobody wants is guarded the same way.
+//!
+//! [`Shared::schedule_remote`]: super::shared::Shared::schedule_remote
 
 use super::context;
 use super::core::Core;
 use super::join::JoinError;
 use super::shared;
+use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -44,7 +100,9 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 const SCHEDULED: usize = 1;
 const COMPLETE: usize = 2;
-const REF_ONE: usize = 4;
+const CANCELLED: usize = 4;
+const JOIN_INTEREST: usize = 8;
+const REF_ONE: usize = 16;
 const MAX_REFS: usize = isize::MAX as usize;
 
 pub(crate) struct Header {
@@ -54,39 +112,43 @@ pub(crate) struct Header {
     pub(crate) runtime: u32,
     /// The task's number in its runtime (for traces; wraps).
     pub(crate) id: u32,
-    /// Owner only: index in the runtime's task table.
-    pub(crate) slot: Cell<u32>,
-    /// Owner only: `abort()` was called.
-    cancelled: Cell<bool>,
-    /// Owner only: a join handle exists and wants the output.
-    join_interest: Cell<bool>,
-    /// Owner only: the join handle's waker.
+    /// Owner only: the neighbours in the runtime's [`LiveTasks`] list;
+    /// `prev` is `None` exactly when the task is not in the list.
+    prev: Cell<Option<NonNull<Header>>>,
+    next: Cell<Option<NonNull<Header>>>,
+    /// Owner only: the join handle's waker, until the task completes.
     join_waker: UnsafeCell<Option<Waker>>,
 }
 
 struct Vtable {
-    /// Polls the future; true when the stage is now `Finished`.
-    poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> bool,
-    /// Drops the future (abort, shutdown); the stage becomes `Finished(Err)`.
-    cancel: unsafe fn(NonNull<Header>),
-    /// Moves a finished output into `*mut Poll<Result<T, JoinError>>`.
-    take_output: unsafe fn(NonNull<Header>, *mut ()),
-    /// Drops whatever the stage holds.
-    drop_stage: unsafe fn(NonNull<Header>),
-    /// Frees the cell.
-    dealloc: unsafe fn(NonNull<Header>),
-}
-
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, JoinError>),
-    Consumed,
+    /// Polls the future. When it is done (`Ready` or a panic) takes the
+    /// task off the list, drops the future, writes the output (or drops it
+    /// if the handle is gone), and returns true: the caller then owns the
+    /// list's reference and must `finish`.
+    poll: unsafe fn(NonNull<Header>, &mut Context<'_>, &LiveTasks) -> bool,
+    /// If the future is alive (abort, shutdown): as `poll` when done, with
+    /// `Err(JoinError)` as the output, and returns true.
+    cancel: unsafe fn(NonNull<Header>, &LiveTasks) -> bool,
+    /// The cell's layout, to free it.
+    layout: Layout,
+    /// Where the output is: the stage's offset in the cell.
+    output_offset: usize,
 }
 
 #[repr(C)]
 struct TaskCell<F: Future> {
     header: Header,
+    /// Owner only.
     stage: UnsafeCell<Stage<F>>,
+}
+
+/// The future, then its output (module docs).
+#[repr(C)]
+union Stage<F: Future> {
+    /// In use while the task is in the live list.
+    future: ManuallyDrop<F>,
+    /// Once COMPLETE is set: `Some` until the handle takes or drops it.
+    output: ManuallyDrop<Option<Result<F::Output, JoinError>>>,
 }
 
 /// One counted reference to a task cell.
@@ -99,28 +161,30 @@ unsafe impl Send for TaskRef {}
 
 impl TaskRef {
     /// Allocates a task running `future`, already scheduled. Returns three
-    /// references: the task table's, the join handle's and the run queue's.
+    /// references: the live list's, the join handle's and the run queue's.
     pub(crate) fn new<F>(future: F, id: u32, runtime: u32) -> [TaskRef; 3]
     where
         F: Future + 'static,
     {
         let cell = Box::new(TaskCell {
             header: Header {
-                state: AtomicUsize::new(SCHEDULED | (3 * REF_ONE)),
+                state: AtomicUsize::new(SCHEDULED | JOIN_INTEREST | (3 * REF_ONE)),
                 vtable: vtable::<F>(),
                 runtime,
                 id,
-                slot: Cell::new(u32::MAX),
-                cancelled: Cell::new(false),
-                join_interest: Cell::new(true),
+                prev: Cell::new(None),
+                next: Cell::new(None),
                 join_waker: UnsafeCell::new(None),
             },
-            stage: UnsafeCell::new(Stage::Running(future)),
+            stage: UnsafeCell::new(Stage {
+                future: ManuallyDrop::new(future),
+            }),
         });
         let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
         [TaskRef(ptr), TaskRef(ptr), TaskRef(ptr)]
     }
 
+    #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: the reference keeps the cell alive; `Header` is the first
         // field of the repr(C) cell.
@@ -135,20 +199,16 @@ impl TaskRef {
     }
 
     /// Whether the future has finished (or was dropped).
+    #[inline]
     pub(crate) fn is_complete(&self) -> bool {
         self.header().state.load(Ordering::Acquire) & COMPLETE != 0
-    }
-
-    /// Schedules the task (for spawn and abort), adding a queue reference.
-    pub(crate) fn schedule(&self) {
-        self.header().schedule_by_ref(self.0);
     }
 
     /// Owner only: asks the task to drop its future at its next run.
     pub(crate) fn abort(&self) {
         if !self.is_complete() {
-            self.header().cancelled.set(true);
-            self.schedule();
+            self.header().state.fetch_or(CANCELLED, Ordering::AcqRel);
+            self.header().schedule_by_ref(self.0);
         }
     }
 
@@ -156,14 +216,18 @@ impl TaskRef {
     /// consumes the queue's reference). Returns whether it completed.
     pub(crate) fn run(self, core: &Core) -> bool {
         let header = self.header();
-        let prev = header.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+        // SCHEDULED is set (the task was in a queue), so subtracting it
+        // clears it; `lock xadd`, where `fetch_and` would be a CAS loop.
+        let prev = header.state.fetch_sub(SCHEDULED, Ordering::AcqRel);
+        debug_assert!(prev & SCHEDULED != 0, "a queued task is SCHEDULED");
         if prev & COMPLETE != 0 {
             return false;
         }
-        let done = if header.cancelled.get() {
-            // SAFETY: owner thread; the cell is alive (we hold a reference).
-            unsafe { (header.vtable.cancel)(self.0) };
-            true
+        let done = if prev & CANCELLED != 0 {
+            // SAFETY: owner thread; the cell is alive (we hold a reference);
+            // a task is only run by the runtime that spawned it, so it is
+            // in (or already off) `core`'s list.
+            unsafe { (header.vtable.cancel)(self.0, &core.tasks) }
         } else {
             // Borrow the queue's reference as the waker: no count change.
             let raw = RawWaker::new(self.0.as_ptr() as *const (), &WAKER_VTABLE);
@@ -171,57 +235,48 @@ impl TaskRef {
             // keeps us from releasing a reference the waker does not own.
             let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
             let mut cx = Context::from_waker(&waker);
-            let prev_task = context::set_current_task(u64::from(header.id));
-            // SAFETY: owner thread; the cell is alive.
-            let done = unsafe { (header.vtable.poll)(self.0, &mut cx) };
-            context::set_current_task(prev_task);
+            let prev_task = core.current_task.replace(u64::from(header.id));
+            // SAFETY: as for `cancel` above.
+            let done = unsafe { (header.vtable.poll)(self.0, &mut cx, &core.tasks) };
+            core.current_task.set(prev_task);
             done
         };
         if done {
-            self.finish(core);
+            self.finish();
         }
         done
     }
 
-    /// Owner only: the future is gone. Hands the output to the join handle
-    /// (or drops it), and releases both the table's reference and `self`
-    /// while setting COMPLETE, in one atomic step.
-    fn finish(self, core: &Core) {
+    /// Owner only, right after a `poll` or `cancel` that returned true (the
+    /// task is off the list, the future gone, the output written or
+    /// dropped): releases the list's reference and `self` while setting
+    /// COMPLETE, in one atomic step, and wakes the join handle.
+    fn finish(self) {
         let ptr = ManuallyDrop::new(self).0;
         // SAFETY: we own a reference (`self`, now unmanaged), so the cell lives.
         let header = unsafe { ptr.as_ref() };
-        let Some(table_ref) = core.remove_task(header.slot.get()) else {
-            unreachable!("a task that has not finished is in the task table")
-        };
-        std::mem::forget(table_ref);
+        // The join handle's waker (none is stored once the handle is gone).
+        // SAFETY: owner thread.
+        let waker = unsafe { (*header.join_waker.get()).take() };
         // COMPLETE is clear, so subtracting `2 * REF_ONE - COMPLETE` releases
         // two references and sets it without borrowing from other bits.
         const RELEASE: usize = 2 * REF_ONE - COMPLETE;
-        if header.join_interest.get() {
-            // SAFETY: owner thread.
-            let waker = unsafe { (*header.join_waker.get()).take() };
-            // The join handle holds a reference: the count stays above zero.
-            header.state.fetch_sub(RELEASE, Ordering::AcqRel);
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        } else {
-            // SAFETY: owner thread; nobody will read the output.
-            unsafe { (header.vtable.drop_stage)(ptr) };
-            let prev = header.state.fetch_sub(RELEASE, Ordering::AcqRel);
-            if prev / REF_ONE == 2 {
-                // SAFETY: those were the last two references.
-                unsafe { (header.vtable.dealloc)(ptr) };
-            }
+        let prev = header.state.fetch_sub(RELEASE, Ordering::AcqRel);
+        if prev / REF_ONE == 2 {
+            // SAFETY: those were the last two references (so there is no
+            // join handle: the output was dropped; the future is gone).
+            unsafe { dealloc(ptr) };
+        }
+        if let Some(waker) = waker {
+            waker.wake();
         }
     }
 
-    /// Owner only: drops the future now (runtime shutdown).
+    /// Owner only: drops the future now (runtime shutdown), if it is alive.
     pub(crate) fn shutdown(self, core: &Core) {
-        if !self.is_complete() {
-            // SAFETY: owner thread; the cell is alive.
-            unsafe { (self.header().vtable.cancel)(self.0) };
-            self.finish(core);
+        // SAFETY: owner thread; the cell is alive; `core` runs the task.
+        if unsafe { (self.header().vtable.cancel)(self.0, &core.tasks) } {
+            self.finish();
         }
     }
 
@@ -229,36 +284,88 @@ impl TaskRef {
     /// the waker.
     ///
     /// # Safety
-    /// `T` must be the output type of the task's future.
+    /// `T` must be the output type of the task's future, and `self` the
+    /// join handle's reference.
     pub(crate) unsafe fn poll_join<T>(&self, waker: &Waker) -> Poll<Result<T, JoinError>> {
-        let header = self.header();
-        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         if self.is_complete() {
-            // SAFETY: owner thread; `T` matches (caller's contract).
-            unsafe { (header.vtable.take_output)(self.0, &mut out as *mut _ as *mut ()) };
-            if out.is_pending() {
-                unreachable!("a join handle polled after it returned Ready");
+            // SAFETY: owner thread, COMPLETE is set; `T` matches (caller's
+            // contract).
+            match unsafe { self.output::<T>() }.take() {
+                Some(output) => Poll::Ready(output),
+                None => unreachable!("a join handle polled after it returned Ready"),
             }
         } else {
             // SAFETY: owner thread.
-            let slot = unsafe { &mut *header.join_waker.get() };
+            let slot = unsafe { &mut *self.header().join_waker.get() };
             match slot {
                 Some(w) if w.will_wake(waker) => {}
                 _ => *slot = Some(waker.clone()),
             }
+            Poll::Pending
         }
-        out
     }
 
-    /// Owner only (join handle drop): the output is no longer wanted.
-    pub(crate) fn drop_join_interest(&self) {
+    /// Owner only (join handle drop): drops the output if it is there (or
+    /// the stored waker if not), then releases the handle's reference,
+    /// clearing JOIN_INTEREST in the same atomic step.
+    ///
+    /// # Safety
+    /// As for [`poll_join`](Self::poll_join); the handle does not use
+    /// `self` afterwards (its reference is released here).
+    pub(crate) unsafe fn drop_join_handle<T>(&self) {
         let header = self.header();
-        header.join_interest.set(false);
-        // SAFETY: owner thread.
-        drop(unsafe { (*header.join_waker.get()).take() });
         if self.is_complete() {
-            // SAFETY: owner thread; the future is gone, only an output may remain.
-            unsafe { (header.vtable.drop_stage)(self.0) };
+            // SAFETY: owner thread, COMPLETE is set; `T` matches (caller's
+            // contract).
+            if let Some(output) = unsafe { self.output::<T>() }.take() {
+                drop_guarded(output);
+            }
+        } else {
+            // SAFETY: owner thread.
+            drop(unsafe { (*header.join_waker.get()).take() });
+        }
+        // If the count says this is the last reference, no other thread
+        // holds one (it would be counted) and none can get one (that takes
+        // one to clone), so nothing else can reach the cell: free it
+        // without an atomic read-modify-write. The Acquire load
+        // synchronises with the release of the last reference another
+        // thread dropped, as the subtraction would.
+        if header.state.load(Ordering::Acquire) / REF_ONE == 1 {
+            // SAFETY: the last reference (so the task completed and the
+            // output was just taken or dropped).
+            unsafe { dealloc(self.0) };
+            return;
+        }
+        // JOIN_INTEREST is set (only this handle clears it), so this clears
+        // it and releases one reference without borrowing from other bits.
+        let prev = header
+            .state
+            .fetch_sub(REF_ONE + JOIN_INTEREST, Ordering::AcqRel);
+        if prev / REF_ONE == 1 {
+            // SAFETY: that was the last reference (so the task completed and
+            // the output was just taken or dropped).
+            unsafe { dealloc(self.0) };
+        }
+    }
+
+    /// # Safety
+    /// Owner thread; COMPLETE is set; `T` is the output type of the task's
+    /// future; no other reference to the stage is live.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn output<T>(&self) -> &mut Option<Result<T, JoinError>> {
+        let offset = self.header().vtable.output_offset;
+        // SAFETY: the stage of a `TaskCell<F>` is at `output_offset`
+        // (`vtable::<F>`), and with COMPLETE set its `output` field, an
+        // `Option<Result<F::Output, JoinError>>` with `F::Output = T`, is
+        // the one in use (caller's contract; module docs). The caller
+        // guarantees exclusive owner-thread access.
+        unsafe {
+            &mut *self
+                .0
+                .as_ptr()
+                .cast::<u8>()
+                .add(offset)
+                .cast::<Option<Result<T, JoinError>>>()
         }
     }
 }
@@ -274,9 +381,8 @@ impl Drop for TaskRef {
     fn drop(&mut self) {
         let prev = self.header().state.fetch_sub(REF_ONE, Ordering::AcqRel);
         if prev / REF_ONE == 1 {
-            // SAFETY: that was the last reference; by the module's invariant
-            // the stage holds no future and no output any more.
-            unsafe { (self.header().vtable.dealloc)(self.0) };
+            // SAFETY: that was the last reference.
+            unsafe { dealloc(self.0) };
         }
     }
 }
@@ -347,6 +453,84 @@ fn enqueue(task: TaskRef) {
     }
 }
 
+/// A runtime's tasks whose futures are alive: an intrusive doubly-linked
+/// list through the headers' `prev`/`next`, so that dropping the runtime
+/// can drop every future. Each member is kept alive by one reference that
+/// the list owns (held as the pointers, not as `TaskRef`s).
+///
+/// A member's `prev` is never `None`: the first member's is [`FIRST`], a
+/// mark that is not a task. So `prev.is_some()` says whether a task is in
+/// the list, which is whether its future is alive.
+///
+/// Owner only: it lives in the `Core` (which is `!Send`), and only the
+/// owner thread touches the links.
+pub(crate) struct LiveTasks {
+    head: Cell<Option<NonNull<Header>>>,
+}
+
+/// The `prev` of the first member: dangling (never a header's address).
+const FIRST: NonNull<Header> = NonNull::dangling();
+
+impl LiveTasks {
+    pub(crate) fn new() -> LiveTasks {
+        LiveTasks {
+            head: Cell::new(None),
+        }
+    }
+
+    /// Adds a new task, taking over `task` as the list's reference.
+    pub(crate) fn push(&self, task: TaskRef) {
+        let ptr = ManuallyDrop::new(task).0;
+        // SAFETY: the reference just taken over keeps the cell alive.
+        let header = unsafe { ptr.as_ref() };
+        debug_assert!(header.prev.get().is_none() && header.next.get().is_none());
+        let old = self.head.replace(Some(ptr));
+        header.prev.set(Some(FIRST));
+        header.next.set(old);
+        if let Some(old) = old {
+            // SAFETY: a member, kept alive by the list's reference.
+            unsafe { old.as_ref() }.prev.set(Some(ptr));
+        }
+    }
+
+    /// Takes `header`'s task off the list if it is in it, and says whether
+    /// it was. If so, the list's reference passes to the caller, who must
+    /// release it.
+    ///
+    /// # Safety
+    /// Owner thread; the task is in this list or in none.
+    unsafe fn unlink(&self, header: &Header) -> bool {
+        let Some(prev) = header.prev.take() else {
+            return false;
+        };
+        let next = header.next.take();
+        if prev == FIRST {
+            self.head.set(next);
+        } else {
+            // SAFETY: neighbours are members, kept alive by the list.
+            unsafe { prev.as_ref() }.next.set(next);
+        }
+        if let Some(next) = next {
+            // SAFETY: as above.
+            unsafe { next.as_ref() }.prev.set(Some(prev));
+        }
+        true
+    }
+
+    /// A new reference to the first task, if any.
+    pub(crate) fn first(&self) -> Option<TaskRef> {
+        self.head.get().map(|ptr| {
+            // SAFETY: a member, kept alive by the list's reference.
+            unsafe { ptr.as_ref() }.add_ref();
+            TaskRef(ptr)
+        })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.get().is_none()
+    }
+}
+
 static WAKER_VTABLE: RawWakerVTable =
     RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
@@ -383,9 +567,8 @@ impl<F: Future + 'static> VtableFor<F> {
     const VTABLE: Vtable = Vtable {
         poll: poll::<F>,
         cancel: cancel::<F>,
-        take_output: take_output::<F>,
-        drop_stage: drop_stage::<F>,
-        dealloc: dealloc::<F>,
+        layout: Layout::new::<TaskCell<F>>(),
+        output_offset: std::mem::offset_of!(TaskCell<F>, stage),
     };
 }
 
@@ -393,101 +576,158 @@ fn vtable<F: Future + 'static>() -> &'static Vtable {
     &VtableFor::<F>::VTABLE
 }
 
+/// Drops `value`; a panic in its drop is swallowed (it must not unwind
+/// through the loop).
+fn drop_guarded<T>(value: T) {
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Owner thread: takes the task off `tasks` and drops its future, if it is
+/// alive; says whether it was, and returns a panic the drop raised.
+///
 /// # Safety
-/// Owner thread; `ptr` is a live `TaskCell<F>`.
-unsafe fn stage<'a, F: Future>(ptr: NonNull<Header>) -> &'a mut Stage<F> {
-    // SAFETY: the caller guarantees the type and that only the owner thread
-    // touches the stage, so this is the only reference.
-    unsafe { &mut *ptr.cast::<TaskCell<F>>().as_ref().stage.get() }
+/// `cell` is the task's cell, in `tasks` or in no list; no other reference
+/// to its stage is live.
+unsafe fn drop_future<F: Future>(
+    cell: &TaskCell<F>,
+    tasks: &LiveTasks,
+) -> Option<Option<Box<dyn std::any::Any + Send>>> {
+    // SAFETY: forwarded from the caller.
+    if !unsafe { tasks.unlink(&cell.header) } {
+        return None;
+    }
+    // Off the list first: whether or not its drop panics, the future counts
+    // as dropped, and nothing will drop it again.
+    // SAFETY: the task was in the list, so the future field is in use and
+    // alive; nothing else borrows the stage.
+    let future = unsafe { &mut (*cell.stage.get()).future };
+    // SAFETY: dropped once: the task left the list just above.
+    Some(catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(future) })).err())
 }
 
-/// Drops the running future in place; returns a panic its drop raised.
-fn drop_future<F: Future>(stage: &mut Stage<F>) -> Option<Box<dyn std::any::Any + Send>> {
-    catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed)).err()
+/// Owner thread, the future dropped, COMPLETE still clear: writes the
+/// stage's output field (the one COMPLETE will say is in use), or drops
+/// the output and writes "none" if the handle is gone.
+///
+/// # Safety
+/// `cell` is the task's cell; its future was dropped; no other reference
+/// to its stage is live.
+unsafe fn write_output<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, JoinError>) {
+    let stage = cell.stage.get();
+    if cell.header.state.load(Ordering::Relaxed) & JOIN_INTEREST != 0 {
+        // SAFETY: owner thread (JOIN_INTEREST is cleared by the owner only,
+        // so the relaxed load is exact); the stage holds a dropped future,
+        // which is overwritten without being dropped again.
+        unsafe { (*stage).output = ManuallyDrop::new(Some(output)) };
+    } else {
+        // Nobody will take it.
+        drop_guarded(output);
+        // SAFETY: as above.
+        unsafe { (*stage).output = ManuallyDrop::new(None) };
+    }
 }
 
-unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> bool {
+unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>, tasks: &LiveTasks) -> bool {
     // SAFETY: forwarded from the caller (owner thread, live cell of F).
-    let stage = unsafe { stage::<F>(ptr) };
-    let Stage::Running(future) = stage else {
-        return true;
-    };
-    // SAFETY: the future is never moved: it stays in the heap cell until it
-    // is dropped in place.
-    let future = unsafe { Pin::new_unchecked(future) };
-    let result = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+    let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
+    // Whether this call took the task off the list (and so dropped the
+    // future and owns the list's reference). Runs do not nest, so a task
+    // that is polled is in the list and stays there until we take it off;
+    // checking costs little and keeps a broken promise from double-freeing.
+    let mut unlinked = false;
+    if cell.header.prev.get().is_none() {
+        return false;
+    }
+    // Poll, and drop the future as soon as it is done, in one guarded call.
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the task is in the list, so the future field is in use
+        // and alive; nothing else borrows the stage.
+        let future = unsafe { &mut (*cell.stage.get()).future };
+        // SAFETY: the future is never moved: it stays in the heap cell
+        // until it is dropped in place.
+        let poll = unsafe { Pin::new_unchecked(&mut **future) }.poll(cx);
+        if poll.is_ready() {
+            // Off the list, then dropped, as in `drop_future`.
+            // SAFETY: owner thread; the task is in `tasks` or in no list
+            // (caller's contract).
+            unlinked = unsafe { tasks.unlink(&cell.header) };
+            if unlinked {
+                // SAFETY: dropped once: it left the list just above.
+                unsafe { ManuallyDrop::drop(future) };
+            }
+        }
+        poll
+    }));
+    let output = match polled {
         Ok(Poll::Pending) => return false,
-        Ok(Poll::Ready(output)) => match drop_future(stage) {
-            None => Ok(output),
-            Some(panic) => Err(JoinError::panic(panic)),
-        },
+        Ok(Poll::Ready(output)) => Ok(output),
         Err(panic) => {
-            drop(drop_future(stage));
+            // The poll panicked (the future is alive, in the list) or the
+            // drop did (it is off the list and counts as dropped).
+            // SAFETY: forwarded; the closure's borrow of the stage is over.
+            if let Some(second) = unsafe { drop_future(cell, tasks) } {
+                unlinked = true;
+                if let Some(second) = second {
+                    drop_guarded(second);
+                }
+            }
             Err(JoinError::panic(panic))
         }
     };
-    // SAFETY: `drop_future` left `Consumed`, which owns nothing, so
-    // overwriting it without running its drop glue loses nothing.
-    unsafe { std::ptr::write(stage, Stage::Finished(result)) };
+    if !unlinked {
+        drop_guarded(output);
+        return false;
+    }
+    // SAFETY: the future was dropped, and nothing borrows the stage.
+    unsafe { write_output(cell, output) };
     true
 }
 
-unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>, tasks: &LiveTasks) -> bool {
+    // SAFETY: forwarded from the caller (owner thread, live cell of F).
+    let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
     // SAFETY: forwarded from the caller.
-    let stage = unsafe { stage::<F>(ptr) };
-    if let Stage::Running(_) = stage {
-        let result = match drop_future(stage) {
-            None => Err(JoinError::cancelled()),
-            Some(panic) => Err(JoinError::panic(panic)),
-        };
-        *stage = Stage::Finished(result);
-    }
+    let output = match unsafe { drop_future(cell, tasks) } {
+        None => return false,
+        Some(None) => Err(JoinError::cancelled()),
+        Some(Some(panic)) => Err(JoinError::panic(panic)),
+    };
+    // SAFETY: the future was dropped, and nothing borrows the stage.
+    unsafe { write_output(cell, output) };
+    true
 }
 
-unsafe fn take_output<F: Future>(ptr: NonNull<Header>, dst: *mut ()) {
-    // SAFETY: forwarded from the caller.
-    let stage = unsafe { stage::<F>(ptr) };
-    if let Stage::Finished(_) = stage {
-        let Stage::Finished(result) = std::mem::replace(stage, Stage::Consumed) else {
-            unreachable!("matched Finished just above")
-        };
-        // SAFETY: the caller passes a `*mut Poll<Result<F::Output, JoinError>>`
-        // holding `Pending`, which has nothing to drop, so overwriting it
-        // without dropping it loses nothing.
-        unsafe {
-            std::ptr::write(
-                dst as *mut Poll<Result<F::Output, JoinError>>,
-                Poll::Ready(result),
-            )
-        };
-    }
+/// Frees a cell.
+///
+/// By the module's invariant the owner has already dropped the future and
+/// the output, and the join waker was taken at completion or by the
+/// handle's drop, so there is nothing left to drop: the memory is only
+/// freed, which is sound on any thread.
+///
+/// # Safety
+/// `ptr`'s cell is alive and this was its last reference.
+unsafe fn dealloc(ptr: NonNull<Header>) {
+    // SAFETY: the cell is alive (caller's contract); reading its vtable.
+    let layout = unsafe { ptr.as_ref() }.vtable.layout;
+    // SAFETY: the cell was allocated by `Box::new` in `TaskRef::new` as a
+    // `TaskCell<F>`, whose layout the vtable records, and no reference to
+    // it remains.
+    unsafe { std::alloc::dealloc(ptr.as_ptr().cast(), layout) };
 }
 
-unsafe fn drop_stage<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: forwarded from the caller.
-    let stage = unsafe { stage::<F>(ptr) };
-    if let Stage::Consumed = stage {
-        return;
-    }
-    let old = std::mem::replace(stage, Stage::Consumed);
-    // An output's drop may panic; that must not unwind through the loop.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(old)));
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    let cell = ptr.cast::<TaskCell<F>>().as_ptr();
-    // SAFETY: the cell was made by `Box::leak` in `TaskRef::new` as a
-    // `TaskCell<F>`, and this is the last reference. In every path that
-    // reaches here the stage is `Consumed` (the module's invariant: the
-    // future and the output are dropped by the owner first), which owns
-    // nothing: only the header needs dropping before the memory is freed.
-    // Anything else is dropped the ordinary way, to stay safe regardless.
-    unsafe {
-        if matches!(*(*cell).stage.get(), Stage::Consumed) {
-            std::ptr::drop_in_place(std::ptr::addr_of_mut!((*cell).header));
-            std::alloc::dealloc(cell.cast(), std::alloc::Layout::new::<TaskCell<F>>());
-        } else {
-            drop(Box::from_raw(cell));
-        }
+    fn cell_size<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<TaskCell<F>>()
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_trivial_task_fits_in_72_bytes_so_malloc_serves_it_an_80_byte_chunk() {
+        let i = 7u64;
+        assert_eq!(std::mem::size_of::<Header>(), 56);
+        assert_eq!(cell_size(&async move { i }), 72);
     }
 }
