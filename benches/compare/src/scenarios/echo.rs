@@ -36,22 +36,14 @@ pub const SCENARIO: Scenario = Scenario {
             id: "s64",
             title: "closed loop, 64 connections, 64-byte messages, {n} ms per run",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 500,
         },
         Case {
             id: "s16k",
             title: "closed loop, 64 connections, 16 KiB messages, {n} ms per run",
             concurrency: 64,
-            n: 3000,
-            n_quick: 0,
-        },
-        Case {
-            id: "open25",
-            title: "open loop at 25% of tokio's closed-loop peak, 64 connections, 64-byte \
-                    messages, {n} ms per run; figure = messages per server CPU-second",
-            concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
@@ -59,15 +51,7 @@ pub const SCENARIO: Scenario = Scenario {
             title: "open loop at 50% of tokio's closed-loop peak, 64 connections, 64-byte \
                     messages, {n} ms per run; figure = messages per server CPU-second",
             concurrency: 64,
-            n: 3000,
-            n_quick: 1000,
-        },
-        Case {
-            id: "open75",
-            title: "open loop at 75% of tokio's closed-loop peak, 64 connections, 64-byte \
-                    messages, {n} ms per run; figure = messages per server CPU-second",
-            concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
@@ -82,48 +66,50 @@ pub const SCENARIO: Scenario = Scenario {
     peers: &[
         Peer {
             name: "ringloop",
-            run: |job| run(job, "ringloop", ringloop("multishot", "uring")),
+            run: |job| run(job, ringloop("multishot", "uring")),
         },
         Peer {
             name: "ringloop-plain",
-            run: |job| run(job, "ringloop-plain", ringloop("plain", "uring")),
+            run: |job| run(job, ringloop("plain", "uring")),
         },
         Peer {
             name: "ringloop-epoll",
-            run: |job| run(job, "ringloop-epoll", ringloop("plain", "epoll")),
+            run: |job| run(job, ringloop("plain", "epoll")),
         },
         Peer {
             name: "tokio",
-            run: |job| run(job, "tokio", peer("tokio")),
+            run: |job| run(job, peer("tokio")),
         },
         Peer {
             name: "monoio",
-            run: |job| run(job, "monoio", peer("monoio")),
+            run: |job| run(job, peer("monoio")),
         },
         Peer {
             name: "monoio-epoll",
-            run: |job| run(job, "monoio-epoll", peer("monoio-epoll")),
+            run: |job| run(job, peer("monoio-epoll")),
         },
         Peer {
             name: "tokio-uring",
-            run: |job| run(job, "tokio-uring", peer("tokio-uring")),
+            run: |job| run(job, peer("tokio-uring")),
         },
         Peer {
             name: "compio",
-            run: |job| run(job, "compio", peer("compio")),
+            run: |job| run(job, peer("compio")),
         },
         Peer {
             name: "glommio",
-            run: |job| run(job, "glommio", peer("glommio")),
+            run: |job| run(job, peer("glommio")),
         },
     ],
+    run_secs: net::run_secs,
 };
 
 /// `examples/echo.rs --mode MODE --buf 16384` on ringloop's `DRIVER`.
 const fn ringloop(mode: &'static str, driver: &'static str) -> Server {
     Server::Ringloop {
         example: "echo",
-        mode,
+        features: &[],
+        mode: Some(mode),
         driver,
         args: &["--buf", "16384"],
         counters: false,
@@ -138,13 +124,11 @@ const fn peer(runtime: &'static str) -> Server {
     }
 }
 
-fn run(job: &Job, name: &'static str, server: Server) -> Outcome {
+fn run(job: &Job, server: Server) -> Outcome {
     let (load, size) = match job.case {
         "s64" => (Load::Closed, SMALL),
         "s16k" => (Load::Closed, 16 * 1024),
-        "open25" => (Load::Open { percent: 25 }, SMALL),
         "open50" => (Load::Open { percent: 50 }, SMALL),
-        "open75" => (Load::Open { percent: 75 }, SMALL),
         "syscalls" => (Load::Strace, SMALL),
         other => unreachable!("echo has no case {other}"),
     };
@@ -152,7 +136,6 @@ fn run(job: &Job, name: &'static str, server: Server) -> Outcome {
         job,
         Spec {
             scenario: SCENARIO.name,
-            peer: name,
             server,
             message: Message::Echo(size),
             load,

@@ -1,11 +1,11 @@
 //! File scenarios: `fileread` (random 4 KiB reads at queue depth 32,
 //! `O_DIRECT` and from the page cache), `fileread-sweep` (buffered reads
 //! against a blocking `pread` loop across queue depths and block sizes) and
-//! `cp` (`examples/cp.rs` against coreutils `cp` on a 1 GiB file).
+//! `cp` (`examples/cp.rs` against coreutils `cp` on a 256 MiB file).
 //!
 //! # The data
 //!
-//! One 256 MiB file of pseudo-random bytes (and, for `cp`, a 1 GiB source),
+//! One 256 MiB file of pseudo-random bytes (and, for `cp`, a 256 MiB source),
 //! created once per invocation of the suite in a scratch folder under
 //! `/var/tmp` (a disk file system that takes `O_DIRECT`; `/tmp` may be a
 //! tmpfs, which does not). The parent sets `RINGLOOP_COMPARE_SCRATCH` to
@@ -130,6 +130,8 @@ pub const SCENARIO: Scenario = Scenario {
             run: fio_psync,
         },
     ],
+    // Seconds per run (`run_secs`), measured: one full round on 2 cores.
+    run_secs: |_, quick| if quick { 0.6 } else { 2.9 },
 };
 
 /// Buffered reads against `pread`: queue depth x block size. The case id
@@ -217,6 +219,8 @@ pub const SWEEP: Scenario = Scenario {
             run: fio_psync,
         },
     ],
+    // Seconds per run (`run_secs`), measured: one full round on 2 cores.
+    run_secs: |_, quick| if quick { 0.3 } else { 0.8 },
 };
 
 /// A sweep case: `n` (and `n_quick`) sized so that a pass takes a few
@@ -241,14 +245,14 @@ const fn sweep_case(
 /// the copy, since the example ends with one).
 pub const CP: Scenario = Scenario {
     name: "cp",
-    about: "copy a 1 GiB file: examples/cp.rs (buffered and --direct) vs coreutils cp + sync",
+    about: "copy a 256 MiB file: examples/cp.rs (buffered and --direct) vs coreutils cp + sync",
     unit: "bytes",
     cases: &[Case {
         id: "cp",
         title: "copy of a {n}-byte file (source in the page cache), fsync included",
         concurrency: 32,
-        n: 1 << 30,
-        n_quick: 256 << 20,
+        n: 256 << 20,
+        n_quick: 64 << 20,
     }],
     peers: &[
         Peer {
@@ -264,6 +268,8 @@ pub const CP: Scenario = Scenario {
             run: coreutils_cp,
         },
     ],
+    // Seconds per run: about 45 s per GiB copied (one full round, 2 cores).
+    run_secs: |n, _| 1.0 + 45.0 * n as f64 / f64::from(1 << 30),
 };
 
 /// What one case of the read scenarios asks for.
@@ -773,9 +779,12 @@ fn time_copy(n: u64, mut run: impl FnMut(&Path, &Path) -> Result<Option<String>,
     let start = Instant::now();
     let note = run(&src, &dst)?;
     let elapsed = start.elapsed();
-    // The copying processes' CPU time per byte.
+    // The copying processes' CPU time per MiB copied.
     let cpu = crate::metric::children_cpu().saturating_sub(cpu);
-    record(Metric::CpuPerOp, cpu.as_secs_f64() * 1e6 / n as f64);
+    record(
+        Metric::CpuPerMiB,
+        cpu.as_secs_f64() * 1e6 * (1 << 20) as f64 / n as f64,
+    );
     check_copy(&src, &dst, n);
     let _ = fs::remove_file(&dst);
     Ok(Sample {

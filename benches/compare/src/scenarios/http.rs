@@ -33,21 +33,21 @@ pub const SCENARIO: Scenario = Scenario {
             id: "p1",
             title: "wrk -t1, 64 connections, 1 request per write, {n} ms per run",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 1000,
         },
         Case {
             id: "p16",
             title: "wrk -t1, 64 connections, 16 pipelined requests per write, {n} ms per run",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
             id: "c1000",
             title: "wrk -t1, 1,000 connections, 1 request per write, {n} ms per run",
             concurrency: 1000,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
@@ -55,7 +55,7 @@ pub const SCENARIO: Scenario = Scenario {
             title: "open loop at 25% of tokio's closed-loop peak, 64 connections (echo_client \
                     --http), {n} ms per run; figure = requests per server CPU-second",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
@@ -63,15 +63,15 @@ pub const SCENARIO: Scenario = Scenario {
             title: "open loop at 50% of tokio's closed-loop peak, 64 connections (echo_client \
                     --http), {n} ms per run; figure = requests per server CPU-second",
             concurrency: 64,
-            n: 3000,
-            n_quick: 0,
+            n: 2000,
+            n_quick: 1000,
         },
         Case {
             id: "open75",
             title: "open loop at 75% of tokio's closed-loop peak, 64 connections (echo_client \
                     --http), {n} ms per run; figure = requests per server CPU-second",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
@@ -86,48 +86,50 @@ pub const SCENARIO: Scenario = Scenario {
     peers: &[
         Peer {
             name: "ringloop",
-            run: |job| run(job, "ringloop", ringloop("multishot", "uring")),
+            run: |job| run(job, ringloop("multishot", "uring")),
         },
         Peer {
             name: "ringloop-plain",
-            run: |job| run(job, "ringloop-plain", ringloop("plain", "uring")),
+            run: |job| run(job, ringloop("plain", "uring")),
         },
         Peer {
             name: "ringloop-epoll",
-            run: |job| run(job, "ringloop-epoll", ringloop("plain", "epoll")),
+            run: |job| run(job, ringloop("plain", "epoll")),
         },
         Peer {
             name: "tokio",
-            run: |job| run(job, "tokio", peer("tokio")),
+            run: |job| run(job, peer("tokio")),
         },
         Peer {
             name: "monoio",
-            run: |job| run(job, "monoio", peer("monoio")),
+            run: |job| run(job, peer("monoio")),
         },
         Peer {
             name: "monoio-epoll",
-            run: |job| run(job, "monoio-epoll", peer("monoio-epoll")),
+            run: |job| run(job, peer("monoio-epoll")),
         },
         Peer {
             name: "tokio-uring",
-            run: |job| run(job, "tokio-uring", peer("tokio-uring")),
+            run: |job| run(job, peer("tokio-uring")),
         },
         Peer {
             name: "compio",
-            run: |job| run(job, "compio", peer("compio")),
+            run: |job| run(job, peer("compio")),
         },
         Peer {
             name: "glommio",
-            run: |job| run(job, "glommio", peer("glommio")),
+            run: |job| run(job, peer("glommio")),
         },
     ],
+    run_secs: net::run_secs,
 };
 
 /// `examples/http.rs --mode MODE` on ringloop's `DRIVER`.
 const fn ringloop(mode: &'static str, driver: &'static str) -> Server {
     Server::Ringloop {
         example: "http",
-        mode,
+        features: &[],
+        mode: Some(mode),
         driver,
         args: &[],
         counters: true,
@@ -142,7 +144,7 @@ const fn peer(runtime: &'static str) -> Server {
     }
 }
 
-fn run(job: &Job, name: &'static str, server: Server) -> Outcome {
+fn run(job: &Job, server: Server) -> Outcome {
     let load = match job.case {
         "p1" | "c1000" => Load::Wrk { depth: 1 },
         "p16" => Load::Wrk { depth: 16 },
@@ -156,7 +158,6 @@ fn run(job: &Job, name: &'static str, server: Server) -> Outcome {
         job,
         Spec {
             scenario: SCENARIO.name,
-            peer: name,
             server,
             message: Message::Http,
             load,

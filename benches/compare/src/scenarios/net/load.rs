@@ -23,7 +23,9 @@ impl Client<'_> {
     /// `echo_client ADDR` for this server, connections and message, pinned
     /// to the client's CPU.
     fn echo_client_cmd(&self) -> Result<Command, Skip> {
-        let mut cmd = self.tools.on_client_cpu(self.tools.example("echo_client")?);
+        let mut cmd = self
+            .tools
+            .on_client_cpu(self.tools.example("echo_client", &[])?);
         cmd.arg(&self.addr)
             .args(["--connections", &self.connections.to_string()]);
         match self.message {

@@ -11,8 +11,6 @@ use super::{Load, Skip};
 const INSTALL: &str = "bash ci/install-bench-tools.sh";
 
 pub struct Tools {
-    /// `net-peer`, built with this binary.
-    pub peer: PathBuf,
     /// The CPU the server runs on (this child's).
     pub server_cpu: usize,
     /// The CPU for the load generator: one that is not the server's.
@@ -44,13 +42,6 @@ impl Tools {
             .parent()
             .expect("the executable is in a folder")
             .to_path_buf();
-        let peer = profile_dir.join("net-peer");
-        if !peer.exists() {
-            return Err(Skip::new(format!(
-                "no {} (cargo build --release -p ringloop-compare --bins)",
-                peer.display()
-            )));
-        }
         let own = crate::machine::allowed_cpus().first().copied().unwrap_or(0);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cores = cores.max(crate::machine::describe().cores);
@@ -58,7 +49,6 @@ impl Tools {
             .find(|&c| c != own)
             .ok_or_else(|| Skip::new("one CPU only: the client needs a CPU of its own"))?;
         Ok(Tools {
-            peer,
             server_cpu: own,
             client_cpu,
             profile_dir,
@@ -72,9 +62,22 @@ impl Tools {
         cmd
     }
 
-    /// An example of the ringloop crate, built (once per invocation of the
-    /// suite) by the same cargo and profile into this binary's target folder.
-    pub fn example(&self, name: &str) -> Result<PathBuf, Skip> {
+    /// Another binary of this package, built beside this one.
+    pub fn sibling(&self, name: &str) -> Result<PathBuf, Skip> {
+        let bin = self.profile_dir.join(name);
+        if !bin.exists() {
+            return Err(Skip::new(format!(
+                "no {} (cargo build --release -p ringloop-compare --bins)",
+                bin.display()
+            )));
+        }
+        Ok(bin)
+    }
+
+    /// An example of the ringloop crate with `features`, built (once per
+    /// invocation of the suite) by the same cargo and profile into this
+    /// binary's target folder.
+    pub fn example(&self, name: &str, features: &[&str]) -> Result<PathBuf, Skip> {
         let bin = self.profile_dir.join("examples").join(name);
         let marker = scratch_dir().join(format!("example-{name}-built"));
         if bin.exists() && marker.exists() {
@@ -89,6 +92,7 @@ impl Tools {
             .expect("the profile is in a target folder");
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--quiet", "-p", "ringloop", "--example", name])
+            .args(["--features", &features.join(",")])
             .args(["--manifest-path", manifest])
             .arg("--target-dir")
             .arg(target_dir);
