@@ -66,6 +66,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::local::scratch_dir;
 use super::{
     measure, record, record_ringloop_syscalls, share, Case, Job, Metric, Outcome, Peer, Sample,
     Scenario, Skip,
@@ -340,13 +341,6 @@ impl Rng {
     fn offset(&mut self, p: &Params) -> u64 {
         (self.next() % p.blocks()) * p.bs as u64
     }
-}
-
-/// The suite's scratch folder (see the module docs).
-fn scratch_dir() -> PathBuf {
-    std::env::var_os("RINGLOOP_COMPARE_SCRATCH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/ringloop-compare"))
 }
 
 /// The file of `size` pseudo-random bytes named `name` in the scratch
@@ -850,46 +844,6 @@ fn run_command(cmd: &mut Command, what: &str) -> Result<String, Skip> {
     Ok(err)
 }
 
-/// The `cp` example's binary, built (once per invocation of the suite) by
-/// the same cargo and profile, into the same target folder as this binary.
-fn cp_example() -> Result<PathBuf, Skip> {
-    let exe = std::env::current_exe().map_err(|e| Skip::new(format!("no own path: {e}")))?;
-    let profile_dir = exe.parent().expect("the executable is in a folder");
-    let bin = profile_dir.join("examples").join("cp");
-    let marker = scratch_dir().join("cp-example-built");
-    if bin.exists() && marker.exists() {
-        return Ok(bin);
-    }
-    let release = profile_dir.file_name().is_some_and(|d| d == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
-    let target_dir = profile_dir
-        .parent()
-        .expect("the profile is in a target folder");
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "--example",
-        "cp",
-        "--manifest-path",
-        manifest,
-    ])
-    .arg("--target-dir")
-    .arg(target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    run_command(&mut cmd, "cargo build --example cp")?;
-    if !bin.exists() {
-        return Err(Skip::new(format!("no {} after the build", bin.display())));
-    }
-    fs::create_dir_all(scratch_dir())
-        .and_then(|()| fs::write(&marker, b""))
-        .map_err(|e| Skip::new(format!("cannot write {}: {e}", marker.display())))?;
-    Ok(bin)
-}
-
 fn ringloop_cp(job: &Job) -> Outcome {
     ringloop_cp_with(job, &[])
 }
@@ -901,7 +855,7 @@ fn ringloop_cp_direct(job: &Job) -> Outcome {
 /// `cp SRC DST --qd 32 [flags]` (128 KiB blocks, the example's default),
 /// timed from spawn to exit; the example ends with an fsync of the copy.
 fn ringloop_cp_with(job: &Job, flags: &[&str]) -> Outcome {
-    let bin = cp_example()?;
+    let bin = super::local::example("cp", &[])?;
     let qd = job.concurrency.to_string();
     time_copy(job.n, |src, dst| {
         let mut cmd = Command::new(&bin);

@@ -83,44 +83,7 @@ pub const SCENARIO: Scenario = Scenario {
             n_quick: 0,
         },
     ],
-    peers: &[
-        Peer {
-            name: "ringloop",
-            run: |job| run(job, ringloop("multishot", "uring")),
-        },
-        Peer {
-            name: "ringloop-plain",
-            run: |job| run(job, ringloop("plain", "uring")),
-        },
-        Peer {
-            name: "ringloop-epoll",
-            run: |job| run(job, ringloop("plain", "epoll")),
-        },
-        Peer {
-            name: "tokio",
-            run: |job| run(job, peer("tokio")),
-        },
-        Peer {
-            name: "monoio",
-            run: |job| run(job, peer("monoio")),
-        },
-        Peer {
-            name: "monoio-epoll",
-            run: |job| run(job, peer("monoio-epoll")),
-        },
-        Peer {
-            name: "tokio-uring",
-            run: |job| run(job, peer("tokio-uring")),
-        },
-        Peer {
-            name: "compio",
-            run: |job| run(job, peer("compio")),
-        },
-        Peer {
-            name: "glommio",
-            run: |job| run(job, peer("glommio")),
-        },
-    ],
+    peers: net::protocol_peers!(run, ringloop, peer),
     run_secs: net::run_secs,
 };
 

@@ -23,6 +23,7 @@ pub mod echo;
 pub mod fileread;
 pub mod http;
 pub mod hyper;
+mod local;
 mod net;
 pub mod nop;
 pub mod spawn;

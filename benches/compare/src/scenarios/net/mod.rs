@@ -75,7 +75,7 @@ mod tools;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Job, Outcome, Sample, Skip};
+use super::{local, Job, Outcome, Sample, Skip};
 use process::ServerProcess;
 use tools::Tools;
 
@@ -86,6 +86,54 @@ use tools::Tools;
 /// the disturbance.
 const MAX_FOREIGN: f64 = 10.0;
 const ATTEMPTS: usize = 3;
+
+/// The peers of a protocol scenario (`http`, `echo`): ringloop's example
+/// in its three variants, then every runtime of `net-peer`. `$run(job,
+/// server)` runs one; `$ringloop(mode, driver)` and `$peer(runtime)` are
+/// the scenario's functions naming the servers.
+macro_rules! protocol_peers {
+    ($run:ident, $ringloop:ident, $peer:ident) => {
+        &[
+            Peer {
+                name: "ringloop",
+                run: |job| $run(job, $ringloop("multishot", "uring")),
+            },
+            Peer {
+                name: "ringloop-plain",
+                run: |job| $run(job, $ringloop("plain", "uring")),
+            },
+            Peer {
+                name: "ringloop-epoll",
+                run: |job| $run(job, $ringloop("plain", "epoll")),
+            },
+            Peer {
+                name: "tokio",
+                run: |job| $run(job, $peer("tokio")),
+            },
+            Peer {
+                name: "monoio",
+                run: |job| $run(job, $peer("monoio")),
+            },
+            Peer {
+                name: "monoio-epoll",
+                run: |job| $run(job, $peer("monoio-epoll")),
+            },
+            Peer {
+                name: "tokio-uring",
+                run: |job| $run(job, $peer("tokio-uring")),
+            },
+            Peer {
+                name: "compio",
+                run: |job| $run(job, $peer("compio")),
+            },
+            Peer {
+                name: "glommio",
+                run: |job| $run(job, $peer("glommio")),
+            },
+        ]
+    };
+}
+pub(crate) use protocol_peers;
 
 /// How a peer's server is started.
 #[derive(Clone, Copy, Debug)]
@@ -238,7 +286,7 @@ fn attempt(job: &Job, tools: &Tools, spec: &Spec) -> Result<(Sample, Figures), S
         }
         _ => None,
     };
-    let mut srv = start(tools, spec.server)?;
+    let mut srv = start(spec.server)?;
     let client = load::Client {
         tools,
         addr: srv.addr.clone(),
@@ -274,7 +322,7 @@ pub fn run_secs(n: u64, quick: bool) -> f64 {
     (Duration::from_millis(n) + warmup(n, quick) + OVERHEAD).as_secs_f64()
 }
 
-fn start(tools: &Tools, server: Server) -> Result<ServerProcess, Skip> {
+fn start(server: Server) -> Result<ServerProcess, Skip> {
     let addr = tools::free_addr()?;
     let (mut cmd, counters) = match server {
         Server::Ringloop {
@@ -285,7 +333,7 @@ fn start(tools: &Tools, server: Server) -> Result<ServerProcess, Skip> {
             args,
             counters,
         } => {
-            let mut c = Command::new(tools.example(example, features)?);
+            let mut c = Command::new(local::example(example, features)?);
             c.arg(&addr);
             if let Some(mode) = mode {
                 c.args(["--mode", mode]);
@@ -297,12 +345,12 @@ fn start(tools: &Tools, server: Server) -> Result<ServerProcess, Skip> {
             (c, counters)
         }
         Server::Peer { protocol, runtime } => {
-            let mut c = Command::new(tools.sibling("net-peer")?);
+            let mut c = Command::new(local::sibling("net-peer")?);
             c.args([protocol, runtime, &addr]);
             (c, false)
         }
         Server::Bin { name } => {
-            let mut c = Command::new(tools.sibling(name)?);
+            let mut c = Command::new(local::sibling(name)?);
             c.arg(&addr);
             (c, false)
         }
@@ -318,7 +366,7 @@ fn peak(job: &Job, tools: &Tools, spec: &Spec) -> Result<f64, Skip> {
         return Ok(rate);
     }
     let measured = Duration::from_millis(job.n);
-    let mut srv = start(tools, spec.tokio)?;
+    let mut srv = start(spec.tokio)?;
     let client = load::Client {
         tools,
         addr: srv.addr.clone(),

@@ -5,8 +5,8 @@
 
 use std::fs;
 
-use super::tools::scratch_dir;
 use super::{Figures, Load, MAX_FOREIGN};
+use crate::scenarios::local::scratch_dir;
 use crate::scenarios::{record, Metric};
 
 /// Records the run's figures. The busy share only for closed loops (an

@@ -1,8 +1,6 @@
 //! The programs a network run needs, where they run, and small helpers.
 
-use std::fs;
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::{Load, Skip};
@@ -15,8 +13,6 @@ pub struct Tools {
     pub server_cpu: usize,
     /// The CPU for the load generator: one that is not the server's.
     pub client_cpu: usize,
-    /// This binary's profile folder (`target/release`).
-    profile_dir: PathBuf,
 }
 
 impl Tools {
@@ -37,11 +33,6 @@ impl Tools {
                 )));
             }
         }
-        let exe = std::env::current_exe().map_err(|e| Skip::new(format!("no own path: {e}")))?;
-        let profile_dir = exe
-            .parent()
-            .expect("the executable is in a folder")
-            .to_path_buf();
         let own = crate::machine::allowed_cpus().first().copied().unwrap_or(0);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cores = cores.max(crate::machine::describe().cores);
@@ -51,7 +42,6 @@ impl Tools {
         Ok(Tools {
             server_cpu: own,
             client_cpu,
-            profile_dir,
         })
     }
 
@@ -60,53 +50,6 @@ impl Tools {
         let mut cmd = Command::new("taskset");
         cmd.arg("-c").arg(self.client_cpu.to_string()).arg(program);
         cmd
-    }
-
-    /// Another binary of this package, built beside this one.
-    pub fn sibling(&self, name: &str) -> Result<PathBuf, Skip> {
-        let bin = self.profile_dir.join(name);
-        if !bin.exists() {
-            return Err(Skip::new(format!(
-                "no {} (cargo build --release -p ringloop-compare --bins)",
-                bin.display()
-            )));
-        }
-        Ok(bin)
-    }
-
-    /// An example of the ringloop crate with `features`, built (once per
-    /// invocation of the suite) by the same cargo and profile into this
-    /// binary's target folder.
-    pub fn example(&self, name: &str, features: &[&str]) -> Result<PathBuf, Skip> {
-        let bin = self.profile_dir.join("examples").join(name);
-        let marker = scratch_dir().join(format!("example-{name}-built"));
-        if bin.exists() && marker.exists() {
-            return Ok(bin);
-        }
-        let release = self.profile_dir.file_name().is_some_and(|d| d == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
-        let target_dir = self
-            .profile_dir
-            .parent()
-            .expect("the profile is in a target folder");
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "ringloop", "--example", name])
-            .args(["--features", &features.join(",")])
-            .args(["--manifest-path", manifest])
-            .arg("--target-dir")
-            .arg(target_dir);
-        if release {
-            cmd.arg("--release");
-        }
-        output(&mut cmd, &format!("cargo build --example {name}"))?;
-        if !bin.exists() {
-            return Err(Skip::new(format!("no {} after the build", bin.display())));
-        }
-        fs::create_dir_all(scratch_dir())
-            .and_then(|()| fs::write(&marker, b""))
-            .map_err(|e| Skip::new(format!("cannot write {}: {e}", marker.display())))?;
-        Ok(bin)
     }
 }
 
@@ -141,17 +84,6 @@ pub fn free_addr() -> Result<String, Skip> {
         .and_then(|l| l.local_addr())
         .map(|a| a.to_string())
         .map_err(|e| Skip::new(format!("no free port: {e}")))
-}
-
-/// The suite's scratch folder (set by the parent, removed at its end).
-pub fn scratch_dir() -> PathBuf {
-    std::env::var_os("RINGLOOP_COMPARE_SCRATCH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // SAFETY: getppid has no preconditions.
-            let parent = unsafe { libc::getppid() };
-            std::env::temp_dir().join(format!("ringloop-compare.{parent}"))
-        })
 }
 
 /// The number after `key` in `text` ("throughput: 50012 msg/s").
