@@ -183,7 +183,7 @@ fn suite(cli: &Cli) -> Result<(), String> {
     let estimate = estimate(&selected, cli, rounds);
     println!("ringloop-compare, {}", header.date);
     println!(
-        "estimated wall time: about {:.0} min ({estimate:.0} s; more if disturbed network runs \
+        "estimated wall time: about {:.1} min ({estimate:.0} s; more if disturbed network runs \
          are re-run or examples are built on first use)",
         estimate / 60.0
     );

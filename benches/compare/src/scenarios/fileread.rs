@@ -703,15 +703,7 @@ fn fio(job: &Job, engine: &str) -> Outcome {
             ),
             _ => Skip::new(format!("cannot run fio: {e}")),
         })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "fio exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
+    let out = super::local::succeeded(out, "fio")?;
     let (ios, iops, cpu_us) = parse_fio(&out.stdout).map_err(Skip::new)?;
     record(Metric::CpuPerOp, cpu_us);
     assert_eq!(
@@ -826,22 +818,8 @@ fn check_copy(src: &Path, dst: &Path, n: u64) {
 
 /// Runs `cmd`, failing the run if it fails; returns its stderr.
 fn run_command(cmd: &mut Command, what: &str) -> Result<String, Skip> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Skip::new(format!("cannot run {what}: {e}")))?;
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "{what} exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
-    Ok(err)
+    let out = super::local::run(cmd, what)?;
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn ringloop_cp(job: &Job) -> Outcome {

@@ -23,6 +23,24 @@
 use super::net::{self, Load, Message, Server, Spec};
 use super::{Case, Job, Outcome, Peer, Scenario};
 
+/// The open-loop case at `$percent`% of tokio's closed-loop peak.
+macro_rules! open_case {
+    ($percent:literal, $n_quick:expr) => {
+        Case {
+            id: concat!("open", $percent),
+            title: concat!(
+                "open loop at ",
+                $percent,
+                "% of tokio's closed-loop peak, 64 connections (echo_client --http), {n} ms \
+                 per run; figure = requests per server CPU-second"
+            ),
+            concurrency: 64,
+            n: 2000,
+            n_quick: $n_quick,
+        }
+    };
+}
+
 pub const SCENARIO: Scenario = Scenario {
     name: "http",
     about: "HTTP/1.1 keep-alive hello world vs wrk -t1 (64 conns, pipelining 1 and 16; 1,000 \
@@ -50,30 +68,9 @@ pub const SCENARIO: Scenario = Scenario {
             n: 2000,
             n_quick: 0,
         },
-        Case {
-            id: "open25",
-            title: "open loop at 25% of tokio's closed-loop peak, 64 connections (echo_client \
-                    --http), {n} ms per run; figure = requests per server CPU-second",
-            concurrency: 64,
-            n: 2000,
-            n_quick: 0,
-        },
-        Case {
-            id: "open50",
-            title: "open loop at 50% of tokio's closed-loop peak, 64 connections (echo_client \
-                    --http), {n} ms per run; figure = requests per server CPU-second",
-            concurrency: 64,
-            n: 2000,
-            n_quick: 1000,
-        },
-        Case {
-            id: "open75",
-            title: "open loop at 75% of tokio's closed-loop peak, 64 connections (echo_client \
-                    --http), {n} ms per run; figure = requests per server CPU-second",
-            concurrency: 64,
-            n: 2000,
-            n_quick: 0,
-        },
+        open_case!(25, 0),
+        open_case!(50, 1000),
+        open_case!(75, 0),
         Case {
             id: "syscalls",
             title: "syscalls: a separate pass under strace -f -c, echo_client --http closed \

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use super::Skip;
 
@@ -63,22 +63,7 @@ pub fn example(name: &str, features: &[&str]) -> Result<PathBuf, Skip> {
     if release {
         cmd.arg("--release");
     }
-    let what = format!("cargo build --example {name}");
-    let out = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Skip::new(format!("cannot run {what}: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "{what} exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
+    run(&mut cmd, &format!("cargo build --example {name}"))?;
     if !bin.exists() {
         return Err(Skip::new(format!("no {} after the build", bin.display())));
     }
@@ -86,4 +71,30 @@ pub fn example(name: &str, features: &[&str]) -> Result<PathBuf, Skip> {
         .and_then(|()| fs::write(&marker, b""))
         .map_err(|e| Skip::new(format!("cannot write {}: {e}", marker.display())))?;
     Ok(bin)
+}
+
+/// Runs `cmd` to the end (no stdin; stdout and stderr captured): its
+/// output, or why it could not start or failed.
+pub fn run(cmd: &mut Command, what: &str) -> Result<Output, Skip> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Skip::new(format!("cannot run {what}: {e}")))?;
+    succeeded(out, what)
+}
+
+/// `out` if its process succeeded, else why not (its last line on stderr).
+pub fn succeeded(out: Output, what: &str) -> Result<Output, Skip> {
+    if out.status.success() {
+        return Ok(out);
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().rev().find(|l| !l.trim().is_empty());
+    Err(Skip::new(format!(
+        "{what} exited with {}: {}",
+        out.status,
+        last.unwrap_or("no message")
+    )))
 }

@@ -1,7 +1,7 @@
 //! The programs a network run needs, where they run, and small helpers.
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::{Load, Skip};
 
@@ -60,21 +60,7 @@ fn on_path(tool: &str) -> bool {
 
 /// Runs `cmd` to the end; its stdout, or why it failed.
 pub fn output(cmd: &mut Command, what: &str) -> Result<String, Skip> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Skip::new(format!("cannot run {what}: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "{what} exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
+    let out = crate::scenarios::local::run(cmd, what)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
