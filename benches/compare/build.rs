@@ -8,6 +8,8 @@ const CRATES: &[(&str, &str)] = &[
     ("monoio", "VERSION_MONOIO"),
     ("tokio-uring", "VERSION_TOKIO_URING"),
     ("compio", "VERSION_COMPIO"),
+    ("glommio", "VERSION_GLOMMIO"),
+    ("hyper", "VERSION_HYPER"),
     ("tokio", "VERSION_TOKIO"),
     ("io-uring", "VERSION_IO_URING"),
 ];

@@ -50,8 +50,9 @@ struct Cli {
     #[arg(value_name = "SCENARIO", value_parser = PossibleValuesParser::new(scenario_names()))]
     scenarios: Vec<String>,
 
-    /// Each case's quick size (`Case::n_quick`) and 1 round instead of 5:
-    /// `all --quick` takes under 3 minutes on 2 cores.
+    /// Each case's quick size (`Case::n_quick`; cases without one are left
+    /// out) and 1 round instead of 5: `all --quick` takes under 3 minutes
+    /// on 2 cores.
     #[arg(long)]
     quick: bool,
 
@@ -179,8 +180,14 @@ fn suite(cli: &Cli) -> Result<(), String> {
     if let Some(&other) = m.allowed.get(1) {
         let _ = machine::pin_to(other);
     }
-    let mut header = header(cli, &m, rounds, child_cpu, selected.len());
+    let mut header = header(cli, &m, rounds, child_cpu, &selected);
+    let estimate = estimate(&selected, cli, rounds);
     println!("ringloop-compare, {}", header.date);
+    println!(
+        "estimated wall time: about {:.1} min ({estimate:.0} s; more if disturbed network runs \
+         are re-run or examples are built on first use)",
+        estimate / 60.0
+    );
     println!("machine: {}", header.machine);
     println!("versions: {}", header.versions);
     println!("method: {}\n", header.method);
@@ -195,7 +202,7 @@ fn suite(cli: &Cli) -> Result<(), String> {
     let mut times = Vec::new();
     for s in &selected {
         let t = Instant::now();
-        for case in s.cases {
+        for case in cases(s, cli.quick) {
             let r = run_case(s, case, cli, rounds, child_cpu);
             println!("{}", report::text(&r));
             let _ = std::io::stdout().flush();
@@ -241,13 +248,28 @@ fn header(
     m: &machine::Machine,
     rounds: u32,
     child_cpu: usize,
-    scenarios: usize,
+    selected: &[&'static Scenario],
 ) -> Header {
     let memory = machine::memory_gib().map_or(String::new(), |g| format!(", {g:.0} GiB"));
-    let partial = if cli.quick || cli.rounds.is_some_and(|r| r < ROUNDS) {
-        Some("A quick run (small sizes, few rounds): for a look, not for the record.")
-    } else if scenarios < scenarios::ALL.len() || !cli.peers.is_empty() {
-        Some("A partial run: not every scenario or peer took part.")
+    let omitted: Vec<String> = selected
+        .iter()
+        .flat_map(|s| {
+            s.cases
+                .iter()
+                .filter(|c| c.n_quick == 0)
+                .map(|c| format!("{} {}", s.name, c.id))
+        })
+        .collect();
+    let partial = if cli.quick {
+        Some(format!(
+            "A quick run (small sizes, one round): for a look, not for the record. Quick mode \
+             omits the cases that have no quick size: {}.",
+            omitted.join(", ")
+        ))
+    } else if cli.rounds.is_some_and(|r| r < ROUNDS) {
+        Some("A run with fewer rounds than the full one: for a look, not for the record.".into())
+    } else if selected.len() < scenarios::ALL.len() || !cli.peers.is_empty() {
+        Some("A partial run: not every scenario or peer took part.".into())
     } else {
         None
     };
@@ -267,14 +289,17 @@ fn header(
             if cli.quick { "; --quick sizes" } else { "" }
         ),
         versions: format!(
-            "ringloop {} ({}), monoio {}, tokio-uring {}, compio {}, tokio {}, io-uring {}",
+            "ringloop {} ({}), monoio {}, tokio-uring {}, compio {}, glommio {}, tokio {}, \
+             io-uring {}, hyper {}",
             env!("VERSION_RINGLOOP"),
             machine::ringloop_revision(),
             env!("VERSION_MONOIO"),
             env!("VERSION_TOKIO_URING"),
             env!("VERSION_COMPIO"),
+            env!("VERSION_GLOMMIO"),
             env!("VERSION_TOKIO"),
             env!("VERSION_IO_URING"),
+            env!("VERSION_HYPER"),
         ),
         extra: vec![
             format!(
@@ -287,8 +312,33 @@ fn header(
                 machine::tool_version("wrk", "-v")
             ),
         ],
-        partial: partial.map(String::from),
+        partial,
     }
+}
+
+/// The cases of `s` this run takes: with `--quick` only those with a quick
+/// size (the others are left out before any child starts).
+fn cases(s: &'static Scenario, quick: bool) -> impl Iterator<Item = &'static scenarios::Case> {
+    s.cases.iter().filter(move |c| !quick || c.n_quick > 0)
+}
+
+/// The run's expected wall time, s: runs × each scenario's
+/// [`Scenario::run_secs`].
+fn estimate(selected: &[&'static Scenario], cli: &Cli, rounds: u32) -> f64 {
+    selected
+        .iter()
+        .map(|s| {
+            let peers = s
+                .peers
+                .iter()
+                .filter(|p| cli.peers.is_empty() || cli.peers.iter().any(|q| q == p.name))
+                .count();
+            let per_round: f64 = cases(s, cli.quick)
+                .map(|c| (s.run_secs)(if cli.quick { c.n_quick } else { c.n }, cli.quick))
+                .sum();
+            per_round * peers as f64 * f64::from(rounds)
+        })
+        .sum()
 }
 
 /// Runs every peer of one case `rounds` times, interleaved:

@@ -18,9 +18,15 @@ pub enum Metric {
     /// CPU time per op, µs: the peer's process (`getrusage`, every thread)
     /// for in-process scenarios, the server process for network ones.
     CpuPerOp,
+    /// CPU time per MiB moved, µs, where the op is a byte (`cp`: the
+    /// copying processes).
+    CpuPerMiB,
     /// Syscalls per op where they were counted (ringloop's own counters,
     /// the raw loop's submit calls, a scenario's strace or `/proc` count).
     SyscallsPerOp,
+    /// `io_uring_enter` calls per op, where counted apart from the other
+    /// syscalls (ringloop's counters, a network scenario's strace pass).
+    EntersPerOp,
     /// How busy the server's core was over the measured part, % of wall
     /// time. Under [`CLIENT_BOUND_BELOW`] the throughput is labelled
     /// client-bound: the load generator, not the server, set the pace.
@@ -36,9 +42,11 @@ pub enum Metric {
 pub const CLIENT_BOUND_BELOW: f64 = 95.0;
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::CpuPerOp,
+        Metric::CpuPerMiB,
         Metric::SyscallsPerOp,
+        Metric::EntersPerOp,
         Metric::ServerBusy,
         Metric::BytesPerTask,
         Metric::LatencyP50,
@@ -49,7 +57,9 @@ impl Metric {
     pub fn key(self) -> &'static str {
         match self {
             Metric::CpuPerOp => "cpu_us_per_op",
+            Metric::CpuPerMiB => "cpu_us_per_mib",
             Metric::SyscallsPerOp => "syscalls_per_op",
+            Metric::EntersPerOp => "enters_per_op",
             Metric::ServerBusy => "server_busy_pct",
             Metric::BytesPerTask => "bytes_per_task",
             Metric::LatencyP50 => "latency_p50_us",
@@ -65,7 +75,9 @@ impl Metric {
     pub fn heading(self) -> &'static str {
         match self {
             Metric::CpuPerOp => "CPU µs/op",
+            Metric::CpuPerMiB => "CPU µs/MiB",
             Metric::SyscallsPerOp => "syscalls/op",
+            Metric::EntersPerOp => "io_uring_enter/op",
             Metric::ServerBusy => "server core busy",
             Metric::BytesPerTask => "memory B/task",
             Metric::LatencyP50 => "latency p50 µs",

@@ -1,11 +1,11 @@
 //! File scenarios: `fileread` (random 4 KiB reads at queue depth 32,
 //! `O_DIRECT` and from the page cache), `fileread-sweep` (buffered reads
 //! against a blocking `pread` loop across queue depths and block sizes) and
-//! `cp` (`examples/cp.rs` against coreutils `cp` on a 1 GiB file).
+//! `cp` (`examples/cp.rs` against coreutils `cp` on a 256 MiB file).
 //!
 //! # The data
 //!
-//! One 256 MiB file of pseudo-random bytes (and, for `cp`, a 1 GiB source),
+//! One 256 MiB file of pseudo-random bytes (and, for `cp`, a 256 MiB source),
 //! created once per invocation of the suite in a scratch folder under
 //! `/var/tmp` (a disk file system that takes `O_DIRECT`; `/tmp` may be a
 //! tmpfs, which does not). The parent sets `RINGLOOP_COMPARE_SCRATCH` to
@@ -66,6 +66,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::local::scratch_dir;
 use super::{
     measure, record, record_ringloop_syscalls, share, Case, Job, Metric, Outcome, Peer, Sample,
     Scenario, Skip,
@@ -130,6 +131,8 @@ pub const SCENARIO: Scenario = Scenario {
             run: fio_psync,
         },
     ],
+    // Seconds per run (`run_secs`), measured: one full round on 2 cores.
+    run_secs: |_, quick| if quick { 0.6 } else { 2.9 },
 };
 
 /// Buffered reads against `pread`: queue depth x block size. The case id
@@ -217,6 +220,8 @@ pub const SWEEP: Scenario = Scenario {
             run: fio_psync,
         },
     ],
+    // Seconds per run (`run_secs`), measured: one full round on 2 cores.
+    run_secs: |_, quick| if quick { 0.3 } else { 0.8 },
 };
 
 /// A sweep case: `n` (and `n_quick`) sized so that a pass takes a few
@@ -241,14 +246,14 @@ const fn sweep_case(
 /// the copy, since the example ends with one).
 pub const CP: Scenario = Scenario {
     name: "cp",
-    about: "copy a 1 GiB file: examples/cp.rs (buffered and --direct) vs coreutils cp + sync",
+    about: "copy a 256 MiB file: examples/cp.rs (buffered and --direct) vs coreutils cp + sync",
     unit: "bytes",
     cases: &[Case {
         id: "cp",
         title: "copy of a {n}-byte file (source in the page cache), fsync included",
         concurrency: 32,
-        n: 1 << 30,
-        n_quick: 256 << 20,
+        n: 256 << 20,
+        n_quick: 64 << 20,
     }],
     peers: &[
         Peer {
@@ -264,6 +269,8 @@ pub const CP: Scenario = Scenario {
             run: coreutils_cp,
         },
     ],
+    // Seconds per run: about 45 s per GiB copied (one full round, 2 cores).
+    run_secs: |n, _| 1.0 + 45.0 * n as f64 / f64::from(1 << 30),
 };
 
 /// What one case of the read scenarios asks for.
@@ -334,13 +341,6 @@ impl Rng {
     fn offset(&mut self, p: &Params) -> u64 {
         (self.next() % p.blocks()) * p.bs as u64
     }
-}
-
-/// The suite's scratch folder (see the module docs).
-fn scratch_dir() -> PathBuf {
-    std::env::var_os("RINGLOOP_COMPARE_SCRATCH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/ringloop-compare"))
 }
 
 /// The file of `size` pseudo-random bytes named `name` in the scratch
@@ -703,15 +703,7 @@ fn fio(job: &Job, engine: &str) -> Outcome {
             ),
             _ => Skip::new(format!("cannot run fio: {e}")),
         })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "fio exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
+    let out = super::local::succeeded(out, "fio")?;
     let (ios, iops, cpu_us) = parse_fio(&out.stdout).map_err(Skip::new)?;
     record(Metric::CpuPerOp, cpu_us);
     assert_eq!(
@@ -773,9 +765,12 @@ fn time_copy(n: u64, mut run: impl FnMut(&Path, &Path) -> Result<Option<String>,
     let start = Instant::now();
     let note = run(&src, &dst)?;
     let elapsed = start.elapsed();
-    // The copying processes' CPU time per byte.
+    // The copying processes' CPU time per MiB copied.
     let cpu = crate::metric::children_cpu().saturating_sub(cpu);
-    record(Metric::CpuPerOp, cpu.as_secs_f64() * 1e6 / n as f64);
+    record(
+        Metric::CpuPerMiB,
+        cpu.as_secs_f64() * 1e6 * (1 << 20) as f64 / n as f64,
+    );
     check_copy(&src, &dst, n);
     let _ = fs::remove_file(&dst);
     Ok(Sample {
@@ -823,62 +818,8 @@ fn check_copy(src: &Path, dst: &Path, n: u64) {
 
 /// Runs `cmd`, failing the run if it fails; returns its stderr.
 fn run_command(cmd: &mut Command, what: &str) -> Result<String, Skip> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Skip::new(format!("cannot run {what}: {e}")))?;
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    if !out.status.success() {
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "{what} exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
-    Ok(err)
-}
-
-/// The `cp` example's binary, built (once per invocation of the suite) by
-/// the same cargo and profile, into the same target folder as this binary.
-fn cp_example() -> Result<PathBuf, Skip> {
-    let exe = std::env::current_exe().map_err(|e| Skip::new(format!("no own path: {e}")))?;
-    let profile_dir = exe.parent().expect("the executable is in a folder");
-    let bin = profile_dir.join("examples").join("cp");
-    let marker = scratch_dir().join("cp-example-built");
-    if bin.exists() && marker.exists() {
-        return Ok(bin);
-    }
-    let release = profile_dir.file_name().is_some_and(|d| d == "release");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
-    let target_dir = profile_dir
-        .parent()
-        .expect("the profile is in a target folder");
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "--example",
-        "cp",
-        "--manifest-path",
-        manifest,
-    ])
-    .arg("--target-dir")
-    .arg(target_dir);
-    if release {
-        cmd.arg("--release");
-    }
-    run_command(&mut cmd, "cargo build --example cp")?;
-    if !bin.exists() {
-        return Err(Skip::new(format!("no {} after the build", bin.display())));
-    }
-    fs::create_dir_all(scratch_dir())
-        .and_then(|()| fs::write(&marker, b""))
-        .map_err(|e| Skip::new(format!("cannot write {}: {e}", marker.display())))?;
-    Ok(bin)
+    let out = super::local::run(cmd, what)?;
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn ringloop_cp(job: &Job) -> Outcome {
@@ -892,7 +833,7 @@ fn ringloop_cp_direct(job: &Job) -> Outcome {
 /// `cp SRC DST --qd 32 [flags]` (128 KiB blocks, the example's default),
 /// timed from spawn to exit; the example ends with an fsync of the copy.
 fn ringloop_cp_with(job: &Job, flags: &[&str]) -> Outcome {
-    let bin = cp_example()?;
+    let bin = super::local::example("cp", &[])?;
     let qd = job.concurrency.to_string();
     time_copy(job.n, |src, dst| {
         let mut cmd = Command::new(&bin);

@@ -23,6 +23,24 @@
 use super::net::{self, Load, Message, Server, Spec};
 use super::{Case, Job, Outcome, Peer, Scenario};
 
+/// The open-loop case at `$percent`% of tokio's closed-loop peak.
+macro_rules! open_case {
+    ($percent:literal, $n_quick:expr) => {
+        Case {
+            id: concat!("open", $percent),
+            title: concat!(
+                "open loop at ",
+                $percent,
+                "% of tokio's closed-loop peak, 64 connections (echo_client --http), {n} ms \
+                 per run; figure = requests per server CPU-second"
+            ),
+            concurrency: 64,
+            n: 2000,
+            n_quick: $n_quick,
+        }
+    };
+}
+
 pub const SCENARIO: Scenario = Scenario {
     name: "http",
     about: "HTTP/1.1 keep-alive hello world vs wrk -t1 (64 conns, pipelining 1 and 16; 1,000 \
@@ -33,47 +51,26 @@ pub const SCENARIO: Scenario = Scenario {
             id: "p1",
             title: "wrk -t1, 64 connections, 1 request per write, {n} ms per run",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 1000,
         },
         Case {
             id: "p16",
             title: "wrk -t1, 64 connections, 16 pipelined requests per write, {n} ms per run",
             concurrency: 64,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
         Case {
             id: "c1000",
             title: "wrk -t1, 1,000 connections, 1 request per write, {n} ms per run",
             concurrency: 1000,
-            n: 3000,
+            n: 2000,
             n_quick: 0,
         },
-        Case {
-            id: "open25",
-            title: "open loop at 25% of tokio's closed-loop peak, 64 connections (echo_client \
-                    --http), {n} ms per run; figure = requests per server CPU-second",
-            concurrency: 64,
-            n: 3000,
-            n_quick: 0,
-        },
-        Case {
-            id: "open50",
-            title: "open loop at 50% of tokio's closed-loop peak, 64 connections (echo_client \
-                    --http), {n} ms per run; figure = requests per server CPU-second",
-            concurrency: 64,
-            n: 3000,
-            n_quick: 0,
-        },
-        Case {
-            id: "open75",
-            title: "open loop at 75% of tokio's closed-loop peak, 64 connections (echo_client \
-                    --http), {n} ms per run; figure = requests per server CPU-second",
-            concurrency: 64,
-            n: 3000,
-            n_quick: 0,
-        },
+        open_case!(25, 0),
+        open_case!(50, 1000),
+        open_case!(75, 0),
         Case {
             id: "syscalls",
             title: "syscalls: a separate pass under strace -f -c, echo_client --http closed \
@@ -83,51 +80,16 @@ pub const SCENARIO: Scenario = Scenario {
             n_quick: 0,
         },
     ],
-    peers: &[
-        Peer {
-            name: "ringloop",
-            run: |job| run(job, "ringloop", ringloop("multishot", "uring")),
-        },
-        Peer {
-            name: "ringloop-plain",
-            run: |job| run(job, "ringloop-plain", ringloop("plain", "uring")),
-        },
-        Peer {
-            name: "ringloop-epoll",
-            run: |job| run(job, "ringloop-epoll", ringloop("plain", "epoll")),
-        },
-        Peer {
-            name: "tokio",
-            run: |job| run(job, "tokio", peer("tokio")),
-        },
-        Peer {
-            name: "monoio",
-            run: |job| run(job, "monoio", peer("monoio")),
-        },
-        Peer {
-            name: "monoio-epoll",
-            run: |job| run(job, "monoio-epoll", peer("monoio-epoll")),
-        },
-        Peer {
-            name: "tokio-uring",
-            run: |job| run(job, "tokio-uring", peer("tokio-uring")),
-        },
-        Peer {
-            name: "compio",
-            run: |job| run(job, "compio", peer("compio")),
-        },
-        Peer {
-            name: "glommio",
-            run: |job| run(job, "glommio", peer("glommio")),
-        },
-    ],
+    peers: net::protocol_peers!(run, ringloop, peer),
+    run_secs: net::run_secs,
 };
 
 /// `examples/http.rs --mode MODE` on ringloop's `DRIVER`.
 const fn ringloop(mode: &'static str, driver: &'static str) -> Server {
     Server::Ringloop {
         example: "http",
-        mode,
+        features: &[],
+        mode: Some(mode),
         driver,
         args: &[],
         counters: true,
@@ -142,7 +104,7 @@ const fn peer(runtime: &'static str) -> Server {
     }
 }
 
-fn run(job: &Job, name: &'static str, server: Server) -> Outcome {
+fn run(job: &Job, server: Server) -> Outcome {
     let load = match job.case {
         "p1" | "c1000" => Load::Wrk { depth: 1 },
         "p16" => Load::Wrk { depth: 16 },
@@ -156,7 +118,6 @@ fn run(job: &Job, name: &'static str, server: Server) -> Outcome {
         job,
         Spec {
             scenario: SCENARIO.name,
-            peer: name,
             server,
             message: Message::Http,
             load,

@@ -23,6 +23,7 @@ pub mod echo;
 pub mod fileread;
 pub mod http;
 pub mod hyper;
+mod local;
 mod net;
 pub mod nop;
 pub mod spawn;
@@ -52,6 +53,10 @@ pub struct Scenario {
     pub unit: &'static str,
     pub cases: &'static [Case],
     pub peers: &'static [Peer],
+    /// About how long one run of one peer takes, s, for a case of size `n`
+    /// (`true`: with `--quick`), child start-up included: the suite prints
+    /// its estimate of the whole run from it.
+    pub run_secs: fn(n: u64, quick: bool) -> f64,
 }
 
 pub struct Case {

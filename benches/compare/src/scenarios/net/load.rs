@@ -8,8 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::process::{self, ServerProcess};
-use super::tools::{field_after, output, scratch_dir, Tools};
+use super::tools::{field_after, output, Tools};
 use super::{Figures, Message, Sample, Skip};
+use crate::scenarios::local::{example, scratch_dir};
 
 /// Who loads one server.
 pub struct Client<'a> {
@@ -23,7 +24,7 @@ impl Client<'_> {
     /// `echo_client ADDR` for this server, connections and message, pinned
     /// to the client's CPU.
     fn echo_client_cmd(&self) -> Result<Command, Skip> {
-        let mut cmd = self.tools.on_client_cpu(self.tools.example("echo_client")?);
+        let mut cmd = self.tools.on_client_cpu(example("echo_client", &[])?);
         cmd.arg(&self.addr)
             .args(["--connections", &self.connections.to_string()]);
         match self.message {

@@ -1,6 +1,6 @@
-//! What the network scenarios (`http`, `echo`) share: how a peer's server
-//! is started, how it is loaded, what is read around the load, and the
-//! per-run log that the notes summarize.
+//! What the network scenarios (`http`, `echo`, `hyper`) share: how a peer's server
+//! is started, how it is loaded, what is read around the load and what of
+//! it is recorded as figures (`note.rs`).
 //!
 //! # A run
 //!
@@ -25,14 +25,15 @@
 //!   measures it once: tokio's server under [`Load::Closed`], same client,
 //!   same duration). The figure is **requests per second of server CPU
 //!   time**: higher is better, `1e6 / figure` is the server's CPU-µs per
-//!   request; the latency percentiles and the rate reached are in the note.
+//!   request; the rate asked for and reached are in the note.
 //! * [`Load::Strace`]: a **separate pass, not the timed one**: the warmed
 //!   server is attached with `strace -f -c` (every thread), loaded by
 //!   `echo_client` in a closed loop (connects and closes included, under
 //!   strace), detached. strace slows the server several times over, so
 //!   nothing but the counts is kept. The figure is **requests per
-//!   syscall** (higher is fewer syscalls); the note has syscalls,
-//!   `io_uring_enter`, `epoll_wait` and read/write-family calls per request.
+//!   syscall** (higher is fewer syscalls); syscalls and `io_uring_enter`s
+//!   per request are recorded, `epoll_wait` and read/write-family calls
+//!   per request are in the note.
 //!
 //! Around the measured part of a timed run the child reads:
 //!
@@ -45,53 +46,104 @@
 //!   *other* processes (busy time not spent by the server, resp. by the
 //!   client). The machine is shared: a run during which others took more
 //!   than 10% of either CPU is run again (up to 3 attempts, the least
-//!   disturbed kept; not in `--quick`), and the note says how many runs
-//!   were retried or stayed disturbed;
+//!   disturbed kept; not in `--quick`), and the note says whether the run
+//!   was retried or stayed disturbed;
 //! * the server's main thread's `voluntary_ctxt_switches`: **sleeps per
 //!   request**;
 //! * for ringloop's HTTP example, `--signal-stats` makes it print its
 //!   counters (`ringloop::stats()`) on SIGUSR1: a snapshot before and after
 //!   gives **I/O syscalls per request** and CQEs per enter.
 //!
-//! Each run appends its figures to a log in the suite's scratch folder;
-//! the note of a row (shown for the last run) carries the medians (min–max)
-//! of every run so far of that peer in that case.
+//! Recorded figures ([`crate::metric`], medians over the rounds in the
+//! report): server CPU-µs per request, the server core's busy share
+//! (closed loops), latency p50/p99 (open loops), syscalls and
+//! `io_uring_enter`s per request (strace, or ringloop's counters). The
+//! rest (the CPUs' disturbance, sleeps, CQEs per enter) is the row's note.
 //!
-//! A case's size ([`Job::n`]) is the measured duration in milliseconds. A
-//! case whose `n_quick` is 0 runs in the full suite only: with `--quick`
-//! its peers say so (skipped) without starting anything.
+//! A case's size ([`Job::n`]) is the measured duration in milliseconds.
+//! With `--quick` a run is one attempt after a 0.1 s warm-up; cases whose
+//! `n_quick` is 0 are left out by the suite before any child starts.
 //!
 //! Missing `wrk`, `strace` or `taskset` are reported as skipped with how to
 //! install them (`bash ci/install-bench-tools.sh`), never faked.
 
 mod load;
-mod log;
+mod note;
 mod process;
 mod tools;
 
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Job, Outcome, Sample, Skip};
+use super::{local, Job, Outcome, Sample, Skip};
 use process::ServerProcess;
 use tools::Tools;
 
 /// A run during which other processes took more than this share (%) of the
 /// server's or the client's CPU is run again, up to [`ATTEMPTS`] times in
-/// all; the least disturbed attempt is kept. Short runs (under
-/// [`RETRY_FROM`], i.e. `--quick`) are not retried: there the time budget
-/// comes first, and the note still shows the disturbance.
+/// all; the least disturbed attempt is kept. `--quick` runs are not
+/// retried: there the time budget comes first, and the note still shows
+/// the disturbance.
 const MAX_FOREIGN: f64 = 10.0;
 const ATTEMPTS: usize = 3;
-const RETRY_FROM: Duration = Duration::from_secs(2);
+
+/// The peers of a protocol scenario (`http`, `echo`): ringloop's example
+/// in its three variants, then every runtime of `net-peer`. `$run(job,
+/// server)` runs one; `$ringloop(mode, driver)` and `$peer(runtime)` are
+/// the scenario's functions naming the servers.
+macro_rules! protocol_peers {
+    ($run:ident, $ringloop:ident, $peer:ident) => {
+        &[
+            Peer {
+                name: "ringloop",
+                run: |job| $run(job, $ringloop("multishot", "uring")),
+            },
+            Peer {
+                name: "ringloop-plain",
+                run: |job| $run(job, $ringloop("plain", "uring")),
+            },
+            Peer {
+                name: "ringloop-epoll",
+                run: |job| $run(job, $ringloop("plain", "epoll")),
+            },
+            Peer {
+                name: "tokio",
+                run: |job| $run(job, $peer("tokio")),
+            },
+            Peer {
+                name: "monoio",
+                run: |job| $run(job, $peer("monoio")),
+            },
+            Peer {
+                name: "monoio-epoll",
+                run: |job| $run(job, $peer("monoio-epoll")),
+            },
+            Peer {
+                name: "tokio-uring",
+                run: |job| $run(job, $peer("tokio-uring")),
+            },
+            Peer {
+                name: "compio",
+                run: |job| $run(job, $peer("compio")),
+            },
+            Peer {
+                name: "glommio",
+                run: |job| $run(job, $peer("glommio")),
+            },
+        ]
+    };
+}
+pub(crate) use protocol_peers;
 
 /// How a peer's server is started.
 #[derive(Clone, Copy, Debug)]
 pub enum Server {
-    /// `RINGLOOP_DRIVER=driver examples/EXAMPLE ADDR --mode MODE ARGS…`.
+    /// `RINGLOOP_DRIVER=driver examples/EXAMPLE ADDR [--mode MODE] ARGS…`,
+    /// the example built with the ringloop crate's `features`.
     Ringloop {
         example: &'static str,
-        mode: &'static str,
+        features: &'static [&'static str],
+        mode: Option<&'static str>,
         driver: &'static str,
         args: &'static [&'static str],
         /// The example takes `--signal-stats` (prints its counters on
@@ -103,6 +155,8 @@ pub enum Server {
         protocol: &'static str,
         runtime: &'static str,
     },
+    /// `NAME ADDR`, another binary of this package (`src/bin/NAME.rs`).
+    Bin { name: &'static str },
 }
 
 /// What a message is, for `echo_client`.
@@ -130,9 +184,8 @@ pub enum Load {
 /// One network case of one peer.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
-    /// The scenario's name (the log and the peak are kept per scenario).
+    /// The scenario's name (tokio's peak is kept per scenario).
     pub scenario: &'static str,
-    pub peer: &'static str,
     pub server: Server,
     pub message: Message,
     pub load: Load,
@@ -193,20 +246,13 @@ impl Figures {
     }
 }
 
-/// One run of `spec`: the least disturbed of up to [`ATTEMPTS`] attempts,
-/// with a note summarizing every run of this peer in this case so far.
+/// One run of `spec`: the least disturbed of up to [`ATTEMPTS`] attempts
+/// (one with `--quick`); records its figures, notes the rest.
 pub fn run(job: &Job, spec: Spec) -> Outcome {
-    if job.n == 0 {
-        return Err(Skip::new("full run only (not in --quick)"));
-    }
     let tools = Tools::find(spec.load)?;
     let mut best: Option<(Sample, Figures)> = None;
+    let max_attempts = if job.quick { 1 } else { ATTEMPTS };
     let mut attempts = 0;
-    let max_attempts = if Duration::from_millis(job.n) < RETRY_FROM {
-        1
-    } else {
-        ATTEMPTS
-    };
     while attempts < max_attempts {
         attempts += 1;
         let (sample, figures) = attempt(job, &tools, &spec)?;
@@ -223,9 +269,9 @@ pub fn run(job: &Job, spec: Spec) -> Outcome {
     }
     let (sample, mut figures) = best.expect("at least one attempt");
     figures.attempts = attempts as f64;
-    let runs = log::append(spec.scenario, job.case, spec.peer, &figures);
+    note::record_figures(&figures, spec.load);
     Ok(Sample {
-        note: Some(log::summarize(&runs, spec.load)),
+        note: Some(note::note(&figures, spec.load)),
         ..sample
     })
 }
@@ -240,14 +286,14 @@ fn attempt(job: &Job, tools: &Tools, spec: &Spec) -> Result<(Sample, Figures), S
         }
         _ => None,
     };
-    let mut srv = start(tools, spec.server)?;
+    let mut srv = start(spec.server)?;
     let client = load::Client {
         tools,
         addr: srv.addr.clone(),
         connections: job.concurrency,
         message: spec.message,
     };
-    client.warm_up(warmup(measured))?;
+    client.warm_up(warmup(job.n, job.quick))?;
     let result = match spec.load {
         Load::Wrk { depth } => client.wrk(&mut srv, depth, measured),
         Load::Closed | Load::Open { .. } => client.echo_loop(&mut srv, rate, measured),
@@ -257,34 +303,55 @@ fn attempt(job: &Job, tools: &Tools, spec: &Spec) -> Result<(Sample, Figures), S
     result
 }
 
-/// The untimed warm-up before a measured load: a fifth of it, 0.25–1 s.
-fn warmup(measured: Duration) -> Duration {
-    (measured / 5).clamp(Duration::from_millis(250), Duration::from_secs(1))
+/// The untimed warm-up before a measured load of `n` ms: a fifth of it,
+/// 0.25–1 s (0.1 s with `--quick`).
+fn warmup(n: u64, quick: bool) -> Duration {
+    if quick {
+        return Duration::from_millis(100);
+    }
+    (Duration::from_millis(n) / 5).clamp(Duration::from_millis(250), Duration::from_secs(1))
 }
 
-fn start(tools: &Tools, server: Server) -> Result<ServerProcess, Skip> {
+/// What a run costs beside its warm-up and measured load: the child and
+/// the server start, the connections open, the server stops (measured on
+/// 2 cores, `all --quick`).
+const OVERHEAD: Duration = Duration::from_millis(500);
+
+/// [`super::Scenario::run_secs`] of a network scenario (`n` in ms).
+pub fn run_secs(n: u64, quick: bool) -> f64 {
+    (Duration::from_millis(n) + warmup(n, quick) + OVERHEAD).as_secs_f64()
+}
+
+fn start(server: Server) -> Result<ServerProcess, Skip> {
     let addr = tools::free_addr()?;
     let (mut cmd, counters) = match server {
         Server::Ringloop {
             example,
+            features,
             mode,
             driver,
             args,
             counters,
         } => {
-            let mut c = Command::new(tools.example(example)?);
-            c.arg(&addr)
-                .args(["--mode", mode])
-                .args(args)
-                .env("RINGLOOP_DRIVER", driver);
+            let mut c = Command::new(local::example(example, features)?);
+            c.arg(&addr);
+            if let Some(mode) = mode {
+                c.args(["--mode", mode]);
+            }
+            c.args(args).env("RINGLOOP_DRIVER", driver);
             if counters {
                 c.arg("--signal-stats");
             }
             (c, counters)
         }
         Server::Peer { protocol, runtime } => {
-            let mut c = Command::new(&tools.peer);
+            let mut c = Command::new(local::sibling("net-peer")?);
             c.args([protocol, runtime, &addr]);
+            (c, false)
+        }
+        Server::Bin { name } => {
+            let mut c = Command::new(local::sibling(name)?);
+            c.arg(&addr);
             (c, false)
         }
     };
@@ -295,20 +362,20 @@ fn start(tools: &Tools, server: Server) -> Result<ServerProcess, Skip> {
 /// connections and message, measured by the first open-loop run of the
 /// invocation and kept in the scratch folder for the others.
 fn peak(job: &Job, tools: &Tools, spec: &Spec) -> Result<f64, Skip> {
-    if let Some(p) = log::peak(spec.scenario) {
-        return Ok(p.rate);
+    if let Some(rate) = note::peak(spec.scenario) {
+        return Ok(rate);
     }
     let measured = Duration::from_millis(job.n);
-    let mut srv = start(tools, spec.tokio)?;
+    let mut srv = start(spec.tokio)?;
     let client = load::Client {
         tools,
         addr: srv.addr.clone(),
         connections: job.concurrency,
         message: spec.message,
     };
-    client.warm_up(warmup(measured))?;
+    client.warm_up(warmup(job.n, job.quick))?;
     let (_, figures) = client.echo_loop(&mut srv, None, measured)?;
     srv.stop();
-    log::set_peak(spec.scenario, &figures);
+    note::set_peak(spec.scenario, figures.rate);
     Ok(figures.rate)
 }

@@ -1,9 +1,7 @@
 //! The programs a network run needs, where they run, and small helpers.
 
-use std::fs;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::{Load, Skip};
 
@@ -11,14 +9,10 @@ use super::{Load, Skip};
 const INSTALL: &str = "bash ci/install-bench-tools.sh";
 
 pub struct Tools {
-    /// `net-peer`, built with this binary.
-    pub peer: PathBuf,
     /// The CPU the server runs on (this child's).
     pub server_cpu: usize,
     /// The CPU for the load generator: one that is not the server's.
     pub client_cpu: usize,
-    /// This binary's profile folder (`target/release`).
-    profile_dir: PathBuf,
 }
 
 impl Tools {
@@ -39,18 +33,6 @@ impl Tools {
                 )));
             }
         }
-        let exe = std::env::current_exe().map_err(|e| Skip::new(format!("no own path: {e}")))?;
-        let profile_dir = exe
-            .parent()
-            .expect("the executable is in a folder")
-            .to_path_buf();
-        let peer = profile_dir.join("net-peer");
-        if !peer.exists() {
-            return Err(Skip::new(format!(
-                "no {} (cargo build --release -p ringloop-compare --bins)",
-                peer.display()
-            )));
-        }
         let own = crate::machine::allowed_cpus().first().copied().unwrap_or(0);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let cores = cores.max(crate::machine::describe().cores);
@@ -58,10 +40,8 @@ impl Tools {
             .find(|&c| c != own)
             .ok_or_else(|| Skip::new("one CPU only: the client needs a CPU of its own"))?;
         Ok(Tools {
-            peer,
             server_cpu: own,
             client_cpu,
-            profile_dir,
         })
     }
 
@@ -70,39 +50,6 @@ impl Tools {
         let mut cmd = Command::new("taskset");
         cmd.arg("-c").arg(self.client_cpu.to_string()).arg(program);
         cmd
-    }
-
-    /// An example of the ringloop crate, built (once per invocation of the
-    /// suite) by the same cargo and profile into this binary's target folder.
-    pub fn example(&self, name: &str) -> Result<PathBuf, Skip> {
-        let bin = self.profile_dir.join("examples").join(name);
-        let marker = scratch_dir().join(format!("example-{name}-built"));
-        if bin.exists() && marker.exists() {
-            return Ok(bin);
-        }
-        let release = self.profile_dir.file_name().is_some_and(|d| d == "release");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
-        let target_dir = self
-            .profile_dir
-            .parent()
-            .expect("the profile is in a target folder");
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "ringloop", "--example", name])
-            .args(["--manifest-path", manifest])
-            .arg("--target-dir")
-            .arg(target_dir);
-        if release {
-            cmd.arg("--release");
-        }
-        output(&mut cmd, &format!("cargo build --example {name}"))?;
-        if !bin.exists() {
-            return Err(Skip::new(format!("no {} after the build", bin.display())));
-        }
-        fs::create_dir_all(scratch_dir())
-            .and_then(|()| fs::write(&marker, b""))
-            .map_err(|e| Skip::new(format!("cannot write {}: {e}", marker.display())))?;
-        Ok(bin)
     }
 }
 
@@ -113,21 +60,7 @@ fn on_path(tool: &str) -> bool {
 
 /// Runs `cmd` to the end; its stdout, or why it failed.
 pub fn output(cmd: &mut Command, what: &str) -> Result<String, Skip> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| Skip::new(format!("cannot run {what}: {e}")))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().rev().find(|l| !l.trim().is_empty());
-        return Err(Skip::new(format!(
-            "{what} exited with {}: {}",
-            out.status,
-            last.unwrap_or("no message")
-        )));
-    }
+    let out = crate::scenarios::local::run(cmd, what)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -137,17 +70,6 @@ pub fn free_addr() -> Result<String, Skip> {
         .and_then(|l| l.local_addr())
         .map(|a| a.to_string())
         .map_err(|e| Skip::new(format!("no free port: {e}")))
-}
-
-/// The suite's scratch folder (set by the parent, removed at its end).
-pub fn scratch_dir() -> PathBuf {
-    std::env::var_os("RINGLOOP_COMPARE_SCRATCH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // SAFETY: getppid has no preconditions.
-            let parent = unsafe { libc::getppid() };
-            std::env::temp_dir().join(format!("ringloop-compare.{parent}"))
-        })
 }
 
 /// The number after `key` in `text` ("throughput: 50012 msg/s").
