@@ -114,6 +114,11 @@ impl SharedFd {
             .then(|| slot.index())
     }
 
+    /// Whether a readiness driver registered this descriptor.
+    pub(crate) fn is_registered(&self) -> bool {
+        self.0.registered.get()
+    }
+
     /// The readiness driver registered this descriptor.
     pub(crate) fn mark_registered(&self) {
         self.0.registered.set(true);

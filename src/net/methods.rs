@@ -20,7 +20,7 @@ macro_rules! stream_read_methods {
             &self,
             buf: B,
         ) -> (::std::io::Result<usize>, B) {
-            self.socket().read(buf).await
+            self.socket().recv_stream(buf, 0).await
         }
 
         /// Like [`read`](Self::read), with `recv(2)` flags (`MSG_PEEK`,
@@ -35,7 +35,7 @@ macro_rules! stream_read_methods {
             buf: B,
             flags: ::libc::c_int,
         ) -> (::std::io::Result<usize>, B) {
-            self.socket().recv(buf, flags).await
+            self.socket().recv_stream(buf, flags).await
         }
 
         /// Reads into `bufs` in order (one `READV`); returns the total.

@@ -184,16 +184,19 @@ impl Socket {
         }
     }
 
+    /// A receive on a datagram socket (or one of unknown type).
     pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        op::recv::recv(&self.fd, buf, 0).await
+        op::recv::recv(&self.fd, buf, 0, false).await
     }
 
-    pub(crate) async fn recv<B: IoBufMut>(
+    /// A receive on a stream socket (TCP, Unix stream): a short read tells
+    /// the readiness driver the queue is empty.
+    pub(crate) async fn recv_stream<B: IoBufMut>(
         &self,
         buf: B,
         flags: libc::c_int,
     ) -> (io::Result<usize>, B) {
-        op::recv::recv(&self.fd, buf, flags).await
+        op::recv::recv(&self.fd, buf, flags, true).await
     }
 
     pub(crate) async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {
