@@ -320,3 +320,26 @@ fn on_the_epoll_driver_there_is_no_table_and_sockets_work_unchanged() {
             })
     });
 }
+
+#[test]
+fn a_registered_stream_still_converts_from_and_into_std() {
+    let _fds = exclusive_fd_table();
+    run(20, || async {
+        let table = FixedFiles::new(2).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let std_client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (std_server, _) = listener.accept().unwrap();
+        let client = TcpStream::from_std(std_client);
+        let server = TcpStream::from_std(std_server);
+        client.register(&table).unwrap();
+        server.register(&table).unwrap();
+        let (res, _) = client.write_all(b"ring".to_vec()).await;
+        res.unwrap();
+        assert_eq!(read_exact(&server, 4).await, b"ring");
+        // Back to std: the slot is freed, the connection lives on.
+        let mut std_server = server.into_std().unwrap();
+        assert_eq!(table.available(), 1);
+        std::io::Write::write_all(&mut std_server, b"std").unwrap();
+        assert_eq!(read_exact(&client, 3).await, b"std");
+    });
+}
