@@ -8,6 +8,8 @@
 //! options: --threads N (1; SO_REUSEPORT, one runtime per thread)
 //!          --mode multishot|plain (multishot)
 //!          --ring ENTRIES (512)  --buf BYTES (4096)  --stats SECS (off)
+//!          --fixed SLOTS (0 = off): register each connection in a fixed
+//!          file table of SLOTS slots, so its ops name the slot, not the fd
 //!          --signal-stats: on SIGUSR1 print the counters on stdout, on
 //!          SIGINT/SIGTERM print them and exit
 //! ```
@@ -56,6 +58,7 @@ struct Args {
     buf: usize,
     stats: Option<u64>,
     signal_stats: bool,
+    fixed: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -68,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
         buf: 4096,
         stats: None,
         signal_stats: false,
+        fixed: 0,
     };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -98,6 +102,11 @@ fn parse_args() -> Result<Args, String> {
                 )
             }
             "--signal-stats" => parsed.signal_stats = true,
+            "--fixed" => {
+                parsed.fixed = value("--fixed")?
+                    .parse()
+                    .map_err(|e| format!("--fixed: {e}"))?
+            }
             addr if !addr.starts_with('-') && parsed.addr.is_empty() => parsed.addr = addr.into(),
             other => return Err(format!("unexpected argument {other}")),
         }
@@ -105,7 +114,7 @@ fn parse_args() -> Result<Args, String> {
     if parsed.addr.is_empty() {
         return Err(
             "usage: http ADDR [--threads N] [--mode multishot|plain] [--ring N] \
-                    [--buf BYTES] [--stats SECS] [--signal-stats]"
+                    [--buf BYTES] [--stats SECS] [--signal-stats] [--fixed SLOTS]"
                 .into(),
         );
     }
@@ -160,6 +169,11 @@ fn serve_thread(index: usize, args: &Args, signals: Option<Arc<Signals>>) -> io:
         } else {
             None
         };
+        let table = if args.fixed > 0 {
+            Some(ringloop::fs::FixedFiles::new(args.fixed)?)
+        } else {
+            None
+        };
         let served = Rc::new(Cell::new(0u64));
         if let Some(secs) = args.stats {
             ringloop::spawn(report(index, Duration::from_secs(secs), Rc::clone(&served)));
@@ -172,6 +186,10 @@ fn serve_thread(index: usize, args: &Args, signals: Option<Arc<Signals>>) -> io:
             match incoming.next().await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
+                    if let Some(table) = &table {
+                        // A full table leaves the connection on its fd.
+                        let _ = stream.register(table);
+                    }
                     let served = Rc::clone(&served);
                     match &ring {
                         Some(ring) => ringloop::spawn(serve(stream, ring.clone(), served)),

@@ -92,13 +92,17 @@ pub enum Event {
         /// 8 (bytes read), or `-ECANCELED` when the runtime drains.
         result: i32,
     },
-    /// Readiness driver: a task ran an op's syscall itself.
+    /// Readiness driver: a task ran an op's syscall itself (a connect's
+    /// check after `EINPROGRESS` is one attempt of two syscalls). An op
+    /// whose descriptor is known not ready waits without an attempt, and
+    /// without this event.
     Attempt {
         /// The task.
         task: TaskId,
         /// The operation.
         op: &'static str,
-        /// Its result: a count, or `-errno` (`-11` = `EAGAIN`: not ready).
+        /// Its result: a count, or `-errno` (`-11` = `EAGAIN`: not ready;
+        /// `-115` = `EINPROGRESS`: a connect under way).
         result: i32,
     },
     /// Readiness driver: a descriptor was registered with epoll.

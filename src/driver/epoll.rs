@@ -6,7 +6,8 @@
 //! when a descriptor *may* be ready, and the task runs the syscall itself.
 //! An op on this driver therefore:
 //!
-//! 1. runs its non-blocking syscall at once ([`OpData::attempt`]);
+//! 1. runs its non-blocking syscall at once ([`OpData::attempt`]), unless
+//!    the descriptor is known not to be ready (readiness flags, below);
 //! 2. if that says `EAGAIN`, registers its waker for the descriptor's read or
 //!    write readiness ([`Epoll::wait_ready`]) and returns `Pending`;
 //! 3. when `epoll_wait` reports the descriptor, the task is woken and goes
@@ -18,10 +19,39 @@
 //! Each descriptor is registered once, edge-triggered, for both directions
 //! (`EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`), under the token of its
 //! [`SharedFd`](crate::io::SharedFd) id — unique for the life of the process,
-//! so a reused fd number never inherits a stale registration. An op always attempts before it waits, so an edge consumed
-//! by an earlier read never strands data: edge-triggered is safe here.
+//! so a reused fd number never inherits a stale registration.
 //! Registrations of closed descriptors are forgotten at the next
 //! turn (the kernel already dropped them with the last close).
+//!
+//! # Readiness flags (no attempt that is sure to fail)
+//!
+//! A registered descriptor keeps one flag per direction, "may be ready":
+//!
+//! * **cleared** by an attempt that found nothing: `EAGAIN` (or a connect's
+//!   `EINPROGRESS`), or a short read on a stream socket (less than asked,
+//!   without `MSG_PEEK`: the receive queue was emptied — `OpData::drained`);
+//! * **set** by an event for that direction (`EPOLLIN`/`EPOLLRDHUP` for
+//!   reading, `EPOLLOUT` for writing, `EPOLLHUP`/`EPOLLERR` for both), when
+//!   its waiters are woken;
+//! * while it is clear, an op on that direction **waits without
+//!   attempting** (step 1 is skipped): that attempt would say `EAGAIN`.
+//!   A descriptor not registered yet has both flags set.
+//! * once the peer's close was reported (`EPOLLRDHUP`, `EPOLLHUP`,
+//!   `EPOLLERR`), the flag for reading (and for `HUP`/`ERR` writing) is
+//!   never cleared again: EOF or the error is reported once, and a short
+//!   read of the last bytes must not make the reader wait for it.
+//!
+//! No wake-up is lost: a flag is cleared right after a syscall that saw the
+//! queue empty, on the loop's thread, with no `epoll_wait` in between; so
+//! anything that arrives later arrives after that syscall, and with
+//! `EPOLLET` every arrival queues the descriptor on epoll's ready list again,
+//! which the next `epoll_wait` reports (setting the flag, waking the
+//! waiters). Data that arrived between the event and the syscall was seen by
+//! the syscall; its edge still comes and costs at most one attempt that
+//! says `EAGAIN`. Datagram reads never clear on a short read (a short
+//! datagram says nothing of the next one), nor does `MSG_PEEK` (it empties
+//! nothing). This is tokio's rule; it makes a request–response exchange
+//! cost one `recv` instead of a `recv` and an `EAGAIN` one.
 //!
 //! Timers arrive through `epoll_wait`'s timeout, remote wakes through the
 //! runtime's eventfd, registered level-triggered.
@@ -50,11 +80,51 @@ pub(crate) enum Interest {
     Write,
 }
 
-#[derive(Default)]
 struct Registration {
     readers: Vec<Waker>,
     writers: Vec<Waker>,
+    /// "May be ready" per direction (see the module's readiness flags).
+    readable: bool,
+    writable: bool,
+    /// The peer closed its side (`EPOLLRDHUP`/`EPOLLHUP`/`EPOLLERR` was
+    /// reported): reading stays "may be ready" for good, since EOF or the
+    /// error will not be announced again.
+    read_closed: bool,
+    /// `EPOLLHUP`/`EPOLLERR` was reported: writing stays "may be ready".
+    write_closed: bool,
 }
+
+impl Registration {
+    fn clear(&mut self, interest: Interest) {
+        match interest {
+            Interest::Read => self.readable = self.read_closed,
+            Interest::Write => self.writable = self.write_closed,
+        }
+    }
+}
+
+/// Hashes the `SharedFd` ids (process-unique counters) with one multiply:
+/// the registration lookup is on every attempt.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Registrations = HashMap<u64, Registration, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// The readiness driver's counters (merged into `Stats`).
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,8 +132,14 @@ pub(crate) struct Counters {
     /// Ops started (first polls).
     pub(crate) ops: u64,
     pub(crate) epoll_waits: u64,
+    /// `epoll_ctl` calls, the driver's own (the eventfd's) included.
     pub(crate) epoll_ctls: u64,
+    /// Syscalls ops made themselves (some attempts make two).
     pub(crate) attempts: u64,
+    /// Attempts skipped because the descriptor was known not ready.
+    pub(crate) skipped_attempts: u64,
+    /// Reads of the wake-up eventfd (after a remote wake).
+    pub(crate) wakeup_reads: u64,
     pub(crate) eagain_retries: u64,
     /// `epoll_wait` calls interrupted by a signal.
     pub(crate) eintr: u64,
@@ -73,7 +149,7 @@ pub(crate) struct Epoll {
     epfd: OwnedFd,
     eventfd: OwnedFd,
     /// By `SharedFd` id.
-    registrations: HashMap<u64, Registration>,
+    registrations: Registrations,
     events: Vec<libc::epoll_event>,
     wakers: Vec<Waker>,
     pub(crate) counters: Counters,
@@ -91,10 +167,13 @@ impl Epoll {
             // SAFETY: a fresh descriptor we own.
             epfd: unsafe { OwnedFd::from_raw_fd(fd) },
             eventfd,
-            registrations: HashMap::new(),
+            registrations: Registrations::default(),
             events: Vec::with_capacity(256),
             wakers: Vec::new(),
-            counters: Counters::default(),
+            counters: Counters {
+                epoll_ctls: 1, // the eventfd's, just below
+                ..Counters::default()
+            },
             observer,
         };
         epoll.ctl(
@@ -120,10 +199,11 @@ impl Epoll {
         self.counters.ops += 1;
     }
 
-    /// Counts (and reports) one syscall an op ran itself.
-    pub(crate) fn count_attempt(&mut self, op: &'static str, result: i32) {
-        self.counters.attempts += 1;
-        if result == -libc::EAGAIN {
+    /// Counts (and reports) one attempt of an op, which made `syscalls`
+    /// syscalls and came to `result`.
+    pub(crate) fn count_attempt(&mut self, op: &'static str, result: i32, syscalls: u64) {
+        self.counters.attempts += syscalls;
+        if result == -libc::EAGAIN || result == -libc::EINPROGRESS {
             self.counters.eagain_retries += 1;
         }
         if let Some(observer) = &self.observer {
@@ -142,6 +222,39 @@ impl Epoll {
     ///
     /// When the descriptor cannot be registered (`EPERM` for regular files,
     /// `ENOMEM`, `ENOSPC` past `max_user_watches`).
+    /// Whether an attempt on `fd` for `interest` may find it ready: false
+    /// only while its flag is clear (see the module's readiness flags).
+    pub(crate) fn may_be_ready(&self, fd: &SharedFd, interest: Interest) -> bool {
+        if !fd.is_registered() {
+            return true;
+        }
+        match self.registrations.get(&fd.id()) {
+            None => true,
+            Some(r) => match interest {
+                Interest::Read => r.readable,
+                Interest::Write => r.writable,
+            },
+        }
+    }
+
+    /// Counts an attempt skipped because the descriptor is not ready.
+    pub(crate) fn count_skipped(&mut self) {
+        self.counters.skipped_attempts += 1;
+    }
+
+    /// An attempt on `fd` found the direction `interest` drained without
+    /// saying `EAGAIN` (a short stream read): clears its flag, so the next
+    /// op waits for an event instead of attempting. Nothing to do for a
+    /// descriptor not registered yet (its next attempt registers it).
+    pub(crate) fn clear_ready(&mut self, fd: &SharedFd, interest: Interest) {
+        if let Some(r) = self.registrations.get_mut(&fd.id()) {
+            r.clear(interest);
+        }
+    }
+
+    /// An attempt on `fd` said `EAGAIN` (or the attempt was skipped because
+    /// the flag was clear): clears the flag for `interest` and remembers
+    /// `waker` until an event for it is reported.
     pub(crate) fn wait_ready(
         &mut self,
         fd: &SharedFd,
@@ -165,12 +278,23 @@ impl Epoll {
                 }
                 Err(e) => return Err(e),
             }
-            self.registrations.insert(id, Registration::default());
+            self.registrations.insert(
+                id,
+                Registration {
+                    readers: Vec::new(),
+                    writers: Vec::new(),
+                    readable: true,
+                    writable: true,
+                    read_closed: false,
+                    write_closed: false,
+                },
+            );
         }
         let registration = self
             .registrations
             .get_mut(&id)
             .expect("inserted just above");
+        registration.clear(interest);
         let waiters = match interest {
             Interest::Read => &mut registration.readers,
             Interest::Write => &mut registration.writers,
@@ -232,6 +356,7 @@ impl Epoll {
         for event in &self.events {
             let (token, flags) = (event.u64, event.events as i32);
             if token == WAKEUP_TOKEN {
+                self.counters.wakeup_reads += 1;
                 let mut counter = 0u64;
                 // SAFETY: reads 8 bytes into a live u64 from our eventfd
                 // (non-blocking: EAGAIN means another read got it first).
@@ -247,10 +372,18 @@ impl Epoll {
             let Some(registration) = self.registrations.get_mut(&token) else {
                 continue; // a closed descriptor's last event
             };
+            if flags & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                registration.read_closed = true;
+            }
+            if flags & (libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                registration.write_closed = true;
+            }
             if flags & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                registration.readable = true;
                 self.wakers.append(&mut registration.readers);
             }
             if flags & (libc::EPOLLOUT | libc::EPOLLHUP | libc::EPOLLERR) != 0 {
+                registration.writable = true;
                 self.wakers.append(&mut registration.writers);
             }
         }

@@ -113,6 +113,19 @@ pub(crate) unsafe trait OpData: 'static {
     fn attempt(&mut self) -> i32 {
         -libc::EOPNOTSUPP
     }
+    /// How many syscalls the last [`attempt`](OpData::attempt) made (for
+    /// the counters; a connect's check makes two).
+    fn attempt_syscalls(&self) -> u64 {
+        1
+    }
+    /// Whether the attempt's result `res` shows that the descriptor has
+    /// nothing more in its direction although it did not say `EAGAIN`: a
+    /// short read on a stream socket. The readiness driver then waits for
+    /// the next event instead of attempting again (see `driver::epoll`).
+    /// Only ops that know their descriptor is a stream may say yes.
+    fn drained(&self, _res: i32) -> bool {
+        false
+    }
 }
 
 /// An op's readiness form (see `driver::epoll`).
@@ -451,7 +464,9 @@ impl<T: OpData> Future for Op<T> {
 
 impl<T: OpData> Op<T> {
     /// The readiness model: the task runs the syscall itself; on `EAGAIN`
-    /// it waits for epoll to report the descriptor, then tries again.
+    /// it waits for epoll to report the descriptor, then tries again. While
+    /// the descriptor is known not ready it waits without the syscall (the
+    /// readiness flags of `driver::epoll`).
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<T::Output> {
         let driver = self.driver.as_ref().expect("set before the first attempt");
         let data = self
@@ -461,23 +476,49 @@ impl<T: OpData> Op<T> {
         let res = match data.readiness() {
             Readiness::Unsupported => -libc::EOPNOTSUPP,
             Readiness::Inline => data.attempt(),
-            Readiness::Wait(fd, _) => {
+            Readiness::Wait(fd, interest) => {
                 fd.ensure_nonblocking();
-                data.attempt()
+                let mut guard = driver.borrow_mut();
+                let Driver::Epoll(epoll) = &mut *guard else {
+                    unreachable!("an op that started on epoll stays on its driver")
+                };
+                if epoll.may_be_ready(fd, interest) {
+                    drop(guard);
+                    data.attempt()
+                } else {
+                    epoll.count_skipped();
+                    match epoll.wait_ready(fd, interest, cx.waker()) {
+                        Ok(()) => return Poll::Pending,
+                        Err(e) => {
+                            drop(guard);
+                            let data = self.data.take().expect("checked above");
+                            let res = -e.raw_os_error().unwrap_or(libc::EIO);
+                            return Poll::Ready(data.complete(Cqe::from_raw(res, 0)));
+                        }
+                    }
+                }
             }
         };
-        let eagain = res == -libc::EAGAIN;
+        // A connect in progress waits like EAGAIN (and is reported as what
+        // it is).
+        let not_ready = res == -libc::EAGAIN || res == -libc::EINPROGRESS;
         let mut guard = driver.borrow_mut();
         let Driver::Epoll(epoll) = &mut *guard else {
             unreachable!("an op that started on epoll stays on its driver")
         };
-        epoll.count_attempt(T::NAME, res);
-        let res = match (eagain, data.readiness()) {
-            (true, Readiness::Wait(fd, interest)) => {
+        epoll.count_attempt(T::NAME, res, data.attempt_syscalls());
+        let res = match data.readiness() {
+            Readiness::Wait(fd, interest) if not_ready => {
                 match epoll.wait_ready(fd, interest, cx.waker()) {
                     Ok(()) => return Poll::Pending,
                     Err(e) => -e.raw_os_error().unwrap_or(libc::EIO),
                 }
+            }
+            Readiness::Wait(fd, interest) => {
+                if data.drained(res) {
+                    epoll.clear_ready(fd, interest);
+                }
+                res
             }
             _ => res,
         };

@@ -32,6 +32,9 @@
 //!   how `ENOBUFS` and the end of the op re-arm, never silently).
 //! * `send_zc` sends without copying and keeps the buffer until the
 //!   kernel's notification.
+//! * `register(&FixedFiles)` puts a socket in the ring's fixed-file table:
+//!   its receives and sends then name the slot instead of the fd (opt-in;
+//!   the slot is freed after the socket's last op, and the fd stays usable).
 //!
 //! # Failure behaviour
 //!

@@ -12,6 +12,7 @@
 use super::addr::{cvt, SockAddr};
 use super::recv_stream::RecvStream;
 use crate::buf::{BufRing, BufWaiter, IoBuf, IoBufMut, RingBuf};
+use crate::fs::FixedFiles;
 use crate::io::SharedFd;
 use crate::op;
 use crate::runtime::context;
@@ -74,6 +75,31 @@ impl Socket {
     /// they complete, so this duplicates it.
     pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
         self.fd.as_fd().try_clone_to_owned()
+    }
+
+    /// Puts the socket in a slot of `table`; its ops then name the slot
+    /// (see [`SharedFd`]'s fixed slot protocol). Registering again in the
+    /// same table does nothing.
+    pub(crate) fn register(&self, table: &FixedFiles) -> io::Result<()> {
+        if let Some(slot) = self.fd.fixed() {
+            return if table.owns(slot) {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "this socket is already registered in another table",
+                ))
+            };
+        }
+        let slot = table.insert(self.raw())?;
+        if self.fd.set_fixed(slot).is_err() {
+            unreachable!("checked above that the socket has no slot; one thread");
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_registered(&self) -> bool {
+        self.fd.fixed().is_some()
     }
 
     pub(crate) fn bind(&self, addr: &SockAddr) -> io::Result<()> {
@@ -158,16 +184,19 @@ impl Socket {
         }
     }
 
+    /// A receive on a datagram socket (or one of unknown type).
     pub(crate) async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        op::recv::recv(&self.fd, buf, 0).await
+        op::recv::recv(&self.fd, buf, 0, false).await
     }
 
-    pub(crate) async fn recv<B: IoBufMut>(
+    /// A receive on a stream socket (TCP, Unix stream): a short read tells
+    /// the readiness driver the queue is empty.
+    pub(crate) async fn recv_stream<B: IoBufMut>(
         &self,
         buf: B,
         flags: libc::c_int,
     ) -> (io::Result<usize>, B) {
-        op::recv::recv(&self.fd, buf, flags).await
+        op::recv::recv(&self.fd, buf, flags, true).await
     }
 
     pub(crate) async fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {

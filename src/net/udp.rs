@@ -1,7 +1,7 @@
 //! [`UdpSocket`].
 
 use super::addr::{resolve, resolve_first, SockAddr, ToSocketAddrs};
-use super::methods::fd_impls;
+use super::methods::{fd_impls, fixed_file_methods};
 use super::socket::Socket;
 use crate::buf::{IoBuf, IoBufMut};
 use std::io;
@@ -163,6 +163,8 @@ impl UdpSocket {
     fn socket(&self) -> &Socket {
         &self.socket
     }
+
+    fixed_file_methods!();
 }
 
 fd_impls!(UdpSocket);

@@ -16,6 +16,8 @@ pub(crate) struct Connect {
     /// Readiness driver: `connect(2)` said `EINPROGRESS`; the next attempts
     /// ask the socket how it ended.
     in_progress: bool,
+    /// Syscalls the last attempt made (1 or 2).
+    syscalls: u8,
 }
 
 // SAFETY: the SQE points into `addr`, a box `Connect` owns.
@@ -40,21 +42,19 @@ unsafe impl OpData for Connect {
         Readiness::Wait(&self.fd, Interest::Write)
     }
 
-    /// Non-blocking connect: `EINPROGRESS` waits for writability, then
-    /// `SO_ERROR` gives the outcome (`getpeername` tells a spurious wake
-    /// from a finished connect).
+    /// Non-blocking connect: `EINPROGRESS` (returned as such; the driver
+    /// waits on it like `EAGAIN`) waits for writability, then `SO_ERROR`
+    /// gives the outcome (`getpeername` tells a spurious wake from a
+    /// finished connect: `EAGAIN` while it is still in progress).
     fn attempt(&mut self) -> i32 {
         let fd = self.fd.raw();
+        self.syscalls = 1;
         if !self.in_progress {
             // SAFETY: the address lives in the box `Connect` owns.
             let ret = unsafe { libc::connect(fd, self.addr.as_ptr(), self.addr.len()) };
-            return match syscall_res(ret as isize) {
-                res if res == -libc::EINPROGRESS => {
-                    self.in_progress = true;
-                    -libc::EAGAIN
-                }
-                res => res,
-            };
+            let res = syscall_res(ret as isize);
+            self.in_progress = res == -libc::EINPROGRESS;
+            return res;
         }
         let mut err: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -74,6 +74,7 @@ unsafe impl OpData for Connect {
         if err != 0 {
             return -err;
         }
+        self.syscalls = 2;
         let mut peer: libc::sockaddr_storage = unsafe_zeroed();
         let mut peer_len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         // SAFETY: `peer` is a live sockaddr_storage of `peer_len` bytes.
@@ -89,6 +90,10 @@ unsafe impl OpData for Connect {
             res => res,
         }
     }
+
+    fn attempt_syscalls(&self) -> u64 {
+        u64::from(self.syscalls)
+    }
 }
 
 /// Connects the socket `fd` to `addr`.
@@ -97,6 +102,7 @@ pub(crate) fn connect(fd: &SharedFd, addr: SockAddr) -> Op<Connect> {
         fd: fd.clone(),
         addr: Box::new(addr),
         in_progress: false,
+        syscalls: 0,
     })
 }
 

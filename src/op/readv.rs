@@ -5,8 +5,9 @@ use crate::buf::IoBufMut;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Readv<B> {
@@ -26,9 +27,13 @@ unsafe impl<B: IoBufMut> OpData for Readv<B> {
     fn sqe(&mut self) -> squeue::Entry {
         self.iovecs = iovec::for_reading(&mut self.bufs);
         let n = self.iovecs.len().min(u32::MAX as usize) as u32;
-        opcode::Readv::new(types::Fd(self.fd.raw()), self.iovecs.as_ptr(), n)
-            .offset(u64::MAX)
-            .build()
+        sqe_fd!(self.fd, |fd| opcode::Readv::new(
+            fd,
+            self.iovecs.as_ptr(),
+            n
+        )
+        .offset(u64::MAX)
+        .build())
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {

@@ -10,8 +10,9 @@ use super::recv_provided::claim;
 use crate::buf::{BufRing, RingBuf};
 use crate::driver::multishot::{Multishot, MultishotData};
 use crate::driver::Cqe;
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct RecvMulti {
@@ -28,7 +29,8 @@ unsafe impl MultishotData for RecvMulti {
     const NAME: &'static str = "recv_multi";
 
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::RecvMulti::new(types::Fd(self.fd.raw()), self.ring.bgid()).build()
+        sqe_fd!(self.fd, |fd| opcode::RecvMulti::new(fd, self.ring.bgid())
+            .build())
     }
 
     fn on_cqe(&mut self, cqe: Cqe) -> Self::Item {

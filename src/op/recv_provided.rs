@@ -7,8 +7,9 @@
 
 use crate::buf::{BufRing, RingBuf};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct RecvProvided {
@@ -27,11 +28,15 @@ unsafe impl OpData for RecvProvided {
 
     fn sqe(&mut self) -> squeue::Entry {
         let len = u32::try_from(self.ring.buf_len()).unwrap_or(u32::MAX);
-        opcode::Recv::new(types::Fd(self.fd.raw()), std::ptr::null_mut(), len)
-            .buf_group(self.ring.bgid())
-            .flags(self.flags)
-            .build()
-            .flags(squeue::Flags::BUFFER_SELECT)
+        sqe_fd!(self.fd, |fd| opcode::Recv::new(
+            fd,
+            std::ptr::null_mut(),
+            len
+        )
+        .buf_group(self.ring.bgid())
+        .flags(self.flags)
+        .build()
+        .flags(squeue::Flags::BUFFER_SELECT))
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {

@@ -6,9 +6,10 @@ use crate::buf::IoBufMut;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
 use crate::net::SockAddr;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct RecvMsg<B> {
@@ -28,7 +29,7 @@ unsafe impl<B: IoBufMut> OpData for RecvMsg<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_total();
         let msg = self.hdr.point(self.buf.stable_mut_ptr(), len);
-        opcode::RecvMsg::new(types::Fd(self.fd.raw()), msg).build()
+        sqe_fd!(self.fd, |fd| opcode::RecvMsg::new(fd, msg).build())
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {

@@ -4,8 +4,9 @@ use crate::buf::IoBuf;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Send<B> {
@@ -24,9 +25,13 @@ unsafe impl<B: IoBuf> OpData for Send<B> {
     fn sqe(&mut self) -> squeue::Entry {
         // One op moves at most u32::MAX bytes; callers loop for more.
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
-        opcode::Send::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
-            .flags(self.flags | libc::MSG_NOSIGNAL)
-            .build()
+        sqe_fd!(self.fd, |fd| opcode::Send::new(
+            fd,
+            self.buf.stable_ptr(),
+            len
+        )
+        .flags(self.flags | libc::MSG_NOSIGNAL)
+        .build())
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {

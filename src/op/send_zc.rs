@@ -12,8 +12,9 @@
 use crate::buf::IoBuf;
 use crate::driver::multishot::{Multishot, MultishotData};
 use crate::driver::Cqe;
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::future::poll_fn;
 use std::io;
 
@@ -33,9 +34,13 @@ unsafe impl<B: IoBuf> MultishotData for SendZc<B> {
 
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_init().min(u32::MAX as usize) as u32;
-        opcode::SendZc::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), len)
-            .flags(libc::MSG_NOSIGNAL)
-            .build()
+        sqe_fd!(self.fd, |fd| opcode::SendZc::new(
+            fd,
+            self.buf.stable_ptr(),
+            len
+        )
+        .flags(libc::MSG_NOSIGNAL)
+        .build())
     }
 
     fn on_cqe(&mut self, cqe: Cqe) {

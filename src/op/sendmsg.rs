@@ -6,9 +6,10 @@ use crate::buf::IoBuf;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
 use crate::net::SockAddr;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct SendMsg<B> {
@@ -29,9 +30,9 @@ unsafe impl<B: IoBuf> OpData for SendMsg<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_init();
         let msg = self.hdr.point(self.buf.stable_ptr().cast_mut(), len);
-        opcode::SendMsg::new(types::Fd(self.fd.raw()), msg)
+        sqe_fd!(self.fd, |fd| opcode::SendMsg::new(fd, msg)
             .flags(libc::MSG_NOSIGNAL as u32)
-            .build()
+            .build())
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {

@@ -2,8 +2,9 @@
 
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Shutdown {
@@ -18,7 +19,7 @@ unsafe impl OpData for Shutdown {
     const NAME: &'static str = "shutdown";
 
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Shutdown::new(types::Fd(self.fd.raw()), self.how).build()
+        sqe_fd!(self.fd, |fd| opcode::Shutdown::new(fd, self.how).build())
     }
 
     fn complete(self, cqe: Cqe) -> io::Result<()> {

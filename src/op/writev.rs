@@ -7,8 +7,9 @@ use crate::buf::IoBuf;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
 use crate::driver::{Cqe, Op, OpData};
+use crate::io::shared_fd::sqe_fd;
 use crate::io::SharedFd;
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 use std::io;
 
 pub(crate) struct Writev<B> {
@@ -32,9 +33,9 @@ unsafe impl<B: IoBuf> OpData for Writev<B> {
         self.iovecs = iovec::for_writing(&self.bufs);
         self.msg.msg_iov = self.iovecs.as_mut_ptr();
         self.msg.msg_iovlen = self.iovecs.len();
-        opcode::SendMsg::new(types::Fd(self.fd.raw()), &*self.msg)
+        sqe_fd!(self.fd, |fd| opcode::SendMsg::new(fd, &*self.msg)
             .flags(libc::MSG_NOSIGNAL as u32)
-            .build()
+            .build())
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {

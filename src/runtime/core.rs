@@ -141,6 +141,8 @@ impl Core {
             epoll_ctls: e.epoll_ctls,
             attempts: e.attempts,
             eagain_retries: e.eagain_retries,
+            skipped_attempts: e.skipped_attempts,
+            wakeup_reads: e.wakeup_reads,
             timers_fired: self.timers.borrow().fired,
         }
     }

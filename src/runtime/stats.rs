@@ -45,12 +45,20 @@ pub struct Stats {
     pub msg_ring_wakes: u64,
     /// Readiness driver: `epoll_wait` calls.
     pub epoll_waits: u64,
-    /// Readiness driver: `epoll_ctl` calls (one per descriptor).
+    /// Readiness driver: `epoll_ctl` calls (one per descriptor, and the
+    /// driver's own for its wake-up eventfd).
     pub epoll_ctls: u64,
-    /// Readiness driver: syscalls ops ran themselves (`read`, `recv` …).
+    /// Readiness driver: syscalls ops ran themselves (`read`, `recv` …; a
+    /// connect's check after `EINPROGRESS` makes two).
     pub attempts: u64,
-    /// Readiness driver: of those, how many said `EAGAIN` (not ready yet).
+    /// Readiness driver: attempts that said `EAGAIN` (or `EINPROGRESS`):
+    /// not ready yet.
     pub eagain_retries: u64,
+    /// Readiness driver: attempts not made because the descriptor was known
+    /// not ready (its readiness flag was clear); the op waited at once.
+    pub skipped_attempts: u64,
+    /// Readiness driver: reads of the wake-up eventfd after a remote wake.
+    pub wakeup_reads: u64,
     /// Timers that fired.
     pub timers_fired: u64,
 }
@@ -83,19 +91,21 @@ impl Stats {
             epoll_ctls,
             attempts,
             eagain_retries,
+            skipped_attempts,
+            wakeup_reads,
             timers_fired
         )
     }
 
     /// Syscalls the loop and its ops made for I/O: `io_uring_enter` on the
     /// completion driver; `epoll_wait`, `epoll_ctl` and the ops' own
-    /// syscalls on the readiness driver. (Remote wakes' eventfd writes are
-    /// made by other threads and not counted.)
+    /// syscalls and the eventfd reads on the readiness driver. (Remote
+    /// wakes' eventfd writes are made by other threads and not counted.)
     pub fn io_syscalls(&self) -> u64 {
-        self.enters + self.epoll_waits + self.epoll_ctls + self.attempts
+        self.enters + self.epoll_waits + self.epoll_ctls + self.attempts + self.wakeup_reads
     }
 
-    fn rows(&self) -> [(&'static str, u64); 22] {
+    fn rows(&self) -> [(&'static str, u64); 24] {
         [
             ("tasks spawned", self.tasks_spawned),
             ("tasks polled", self.tasks_polled),
@@ -118,6 +128,8 @@ impl Stats {
             ("epoll_ctl calls", self.epoll_ctls),
             ("syscalls run by ops", self.attempts),
             ("  of which EAGAIN", self.eagain_retries),
+            ("attempts skipped (not ready)", self.skipped_attempts),
+            ("wake-up eventfd reads", self.wakeup_reads),
             ("timers fired", self.timers_fired),
         ]
     }

@@ -2,7 +2,9 @@
 
 use super::{OwnedReadHalf, OwnedWriteHalf};
 use crate::net::addr::{resolve, SockAddr, ToSocketAddrs};
-use crate::net::methods::{fd_impls, stream_read_methods, stream_write_methods};
+use crate::net::methods::{
+    fd_impls, fixed_file_methods, stream_read_methods, stream_write_methods,
+};
 use crate::net::socket::Socket;
 use std::io;
 use std::net::SocketAddr;
@@ -141,6 +143,7 @@ impl TcpStream {
 
     stream_read_methods!();
     stream_write_methods!();
+    fixed_file_methods!();
 }
 
 fd_impls!(TcpStream);

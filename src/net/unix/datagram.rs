@@ -2,7 +2,7 @@
 
 use crate::buf::{IoBuf, IoBufMut};
 use crate::net::addr::SockAddr;
-use crate::net::methods::fd_impls;
+use crate::net::methods::{fd_impls, fixed_file_methods};
 use crate::net::socket::Socket;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -181,6 +181,8 @@ impl UnixDatagram {
     fn socket(&self) -> &Socket {
         &self.socket
     }
+
+    fixed_file_methods!();
 }
 
 fd_impls!(UnixDatagram);

@@ -1,7 +1,9 @@
 //! [`UnixStream`].
 
 use crate::net::addr::SockAddr;
-use crate::net::methods::{fd_impls, stream_read_methods, stream_write_methods};
+use crate::net::methods::{
+    fd_impls, fixed_file_methods, stream_read_methods, stream_write_methods,
+};
 use crate::net::socket::Socket;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -92,6 +94,7 @@ impl UnixStream {
 
     stream_read_methods!();
     stream_write_methods!();
+    fixed_file_methods!();
 }
 
 fd_impls!(UnixStream);
