@@ -8,6 +8,9 @@
 //!
 //! * `ringloop`: `examples/http.rs` in its default mode, one multishot
 //!   receive per connection over a shared buffer ring;
+//! * `ringloop-fixed`: the default mode with each connection registered in
+//!   the ring's fixed-file table (`--fixed 4096`), so that its ops name a
+//!   slot instead of an fd (opt-in in the library: see docs/architecture.md);
 //! * `ringloop-plain`: the same example with `--mode plain` (`read` →
 //!   `write_all`, a buffer per connection);
 //! * `ringloop-epoll`: `--mode plain` on ringloop's readiness driver
@@ -80,7 +83,15 @@ pub const SCENARIO: Scenario = Scenario {
             n_quick: 0,
         },
     ],
-    peers: net::protocol_peers!(run, ringloop, peer),
+    peers: net::protocol_peers!(
+        run,
+        ringloop,
+        peer,
+        Peer {
+            name: "ringloop-fixed",
+            run: |job| run(job, RINGLOOP_FIXED),
+        },
+    ),
     run_secs: net::run_secs,
 };
 
@@ -95,6 +106,17 @@ const fn ringloop(mode: &'static str, driver: &'static str) -> Server {
         counters: true,
     }
 }
+
+/// The default mode with every connection in the ring's fixed-file table
+/// (`--fixed 4096`): its receives and sends name a slot, not an fd.
+const RINGLOOP_FIXED: Server = Server::Ringloop {
+    example: "http",
+    features: &[],
+    mode: Some("multishot"),
+    driver: "uring",
+    args: &["--fixed", "4096"],
+    counters: true,
+};
 
 /// `net-peer http RUNTIME`.
 const fn peer(runtime: &'static str) -> Server {

@@ -90,14 +90,16 @@ const ATTEMPTS: usize = 3;
 /// The peers of a protocol scenario (`http`, `echo`): ringloop's example
 /// in its three variants, then every runtime of `net-peer`. `$run(job,
 /// server)` runs one; `$ringloop(mode, driver)` and `$peer(runtime)` are
-/// the scenario's functions naming the servers.
+/// the scenario's functions naming the servers; further `Peer`s given after
+/// them (a scenario's own ringloop variants) come right after `ringloop`.
 macro_rules! protocol_peers {
-    ($run:ident, $ringloop:ident, $peer:ident) => {
+    ($run:ident, $ringloop:ident, $peer:ident $(, $extra:expr)* $(,)?) => {
         &[
             Peer {
                 name: "ringloop",
                 run: |job| $run(job, $ringloop("multishot", "uring")),
             },
+            $($extra,)*
             Peer {
                 name: "ringloop-plain",
                 run: |job| $run(job, $ringloop("plain", "uring")),
