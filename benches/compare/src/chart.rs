@@ -52,9 +52,9 @@ impl Figure {
     }
 
     /// The axis label, for absolute figures.
-    fn label(self, unit: &str) -> String {
+    fn label(self, rate: &str) -> String {
         match self {
-            Figure::Throughput => format!("M {unit}/s (higher is better)"),
+            Figure::Throughput => format!("{rate} (higher is better)"),
             Figure::Metric(m) => format!("{} (lower is better)", m.heading()),
         }
     }
@@ -152,7 +152,7 @@ fn draw_panel<DB: DrawingBackend>(
             ),
         }
     } else {
-        figure.label(cases[0].unit)
+        figure.label(&cases[0].rate())
     };
     let ids: Vec<&str> = cases.iter().map(|c| c.case).collect();
     let mut chart = ChartBuilder::on(area)

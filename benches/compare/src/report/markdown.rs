@@ -83,7 +83,7 @@ fn summary(s: &mut String, cases: &[CaseReport]) {
     let _ = writeln!(s, "## Summary\n");
     let _ = writeln!(
         s,
-        "| scenario | case | unit | ringloop | best other peer | ringloop / best | ringloop / ceiling |"
+        "| scenario | case | figure | ringloop | best other peer | ringloop / best | ringloop / ceiling |"
     );
     let _ = writeln!(s, "|---|---|---|--:|---|--:|--:|");
     for c in cases {
@@ -100,17 +100,17 @@ fn summary(s: &mut String, cases: &[CaseReport]) {
             .map_or("-".into(), |(p, r)| format!("{} ({p})", ratio(r)));
         let _ = writeln!(
             s,
-            "| [{}](#{}) | `{}` | M {}/s | {} | {peer} | **{r}** | {ceiling} |",
+            "| [{}](#{}) | `{}` | {} | {} | {peer} | **{r}** | {ceiling} |",
             c.scenario,
             c.scenario,
             c.case,
-            c.unit,
+            c.rate(),
             own.map_or("-".into(), mega)
         );
     }
     let _ = writeln!(
         s,
-        "\n(M {{unit}}/s; the unit of each scenario is in its section.)\n"
+        "\n(Higher is better in every row; each case's section says how its figure was measured.)\n"
     );
 }
 
@@ -162,8 +162,8 @@ fn scenario_section(
 fn table(s: &mut String, case: &CaseReport) {
     let metrics = case.metrics();
     let mut head = format!(
-        "| peer | M {}/s (median) | min–max | ringloop / peer |",
-        case.unit
+        "| peer | {} (median) | min–max | ringloop / peer |",
+        case.rate()
     );
     let mut rule = String::from("|---|--:|--:|--:|");
     for m in &metrics {

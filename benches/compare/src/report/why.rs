@@ -13,9 +13,9 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
     match (case.verdict(), case.median_of(RINGLOOP)) {
         (Some((peer, r)), Some(own)) => {
             let best = case.median_of(peer).unwrap_or(f64::NAN);
-            let (word, unit) = (if r >= 1.0 { "ahead of" } else { "behind" }, case.unit);
+            let (word, rate) = (if r >= 1.0 { "ahead of" } else { "behind" }, case.rate());
             out.push(format!(
-                "ringloop is {word} the best other peer, {peer}: **{}** ({} vs {} M {unit}/s).",
+                "ringloop is {word} the best other peer, {peer}: **{}** ({} vs {} {rate}).",
                 ratio(r),
                 mega(own),
                 mega(best)
