@@ -58,9 +58,9 @@
 //!
 //! Per message the adapter is lost in the noise (the syscalls and wake-ups
 //! dominate); per byte the two copies cost about 4% of loopback throughput
-//! (about 0.05 ns per byte echoed). hyper over `Compat` served `wrk -t1
-//! -c64` at 1.08-1.10x the requests/s of the same hyper server on tokio's
-//! current-thread runtime (`benches/compare/results-hyper.md`).
+//! (about 0.05 ns per byte echoed). The `hyper` scenario of the comparison
+//! suite (`BENCHMARKS.md`) puts hyper over `Compat` beside the same hyper
+//! server on tokio's current-thread runtime.
 //!
 //! # Protocol
 //!
