@@ -453,39 +453,18 @@ fn ringloop_plain(job: &Job, register: bool, each_op: bool) -> Outcome {
         let file = Rc::new(file);
         let sample = measure(job.n, count, |n| {
             let file = Rc::clone(&file);
-            async move {
-                let handles: Vec<_> = (0..p.qd)
-                    .map(|i| {
-                        let file = Rc::clone(&file);
-                        ringloop::spawn(async move {
-                            let mut rng = Rng::new(i);
-                            let mut whole = 0;
-                            if p.direct {
-                                let mut buf = ringloop::buf::AlignedBuf::new(p.bs)
-                                    .expect("ringloop: AlignedBuf");
-                                for _ in 0..share(n, p.qd, i) {
-                                    let (res, b) = file.read_at(buf, rng.offset(&p)).await;
-                                    buf = b;
-                                    whole += u64::from(res.expect("ringloop read") == p.bs);
-                                }
-                            } else {
-                                let mut buf = vec![0u8; p.bs];
-                                for _ in 0..share(n, p.qd, i) {
-                                    let (res, b) = file.read_at(buf, rng.offset(&p)).await;
-                                    buf = b;
-                                    whole += u64::from(res.expect("ringloop read") == p.bs);
-                                }
-                            }
-                            whole
-                        })
-                    })
-                    .collect();
-                let mut done = 0;
-                for h in handles {
-                    done += h.await.expect("ringloop task failed");
+            ringloop_readers(p.qd, n, move |i, reads| {
+                let file = Rc::clone(&file);
+                async move {
+                    if p.direct {
+                        let buf =
+                            ringloop::buf::AlignedBuf::new(p.bs).expect("ringloop: AlignedBuf");
+                        read_loop(&file, buf, i, reads, &p).await
+                    } else {
+                        read_loop(&file, vec![0u8; p.bs], i, reads, &p).await
+                    }
                 }
-                done
-            }
+            })
         })
         .await;
         drop(table);
@@ -496,6 +475,42 @@ fn ringloop_plain(job: &Job, register: bool, each_op: bool) -> Outcome {
         note: Some(ringloop_note(&stats)),
         ..sample
     })
+}
+
+/// Spawns `qd` ringloop tasks, task `i` running `reader(i, its share of
+/// the n reads)`, and returns how many whole blocks they read in all.
+async fn ringloop_readers<F, Fut>(qd: usize, n: u64, reader: F) -> u64
+where
+    F: Fn(usize, u64) -> Fut,
+    Fut: std::future::Future<Output = u64> + 'static,
+{
+    let handles: Vec<_> = (0..qd)
+        .map(|i| ringloop::spawn(reader(i, share(n, qd, i))))
+        .collect();
+    let mut done = 0;
+    for h in handles {
+        done += h.await.expect("ringloop task failed");
+    }
+    done
+}
+
+/// `reads` random `read_at`s of task `i` into `buf`; returns how many
+/// filled the whole block.
+async fn read_loop<B: ringloop::buf::IoBufMut>(
+    file: &ringloop::fs::File,
+    mut buf: B,
+    i: usize,
+    reads: u64,
+    p: &Params,
+) -> u64 {
+    let mut rng = Rng::new(i);
+    let mut whole = 0;
+    for _ in 0..reads {
+        let (res, b) = file.read_at(buf, rng.offset(p)).await;
+        buf = b;
+        whole += u64::from(res.expect("ringloop read") == p.bs);
+    }
+    whole
 }
 
 fn ringloop_fixed(job: &Job) -> Outcome {
@@ -519,30 +534,21 @@ fn ringloop_fixed(job: &Job) -> Outcome {
         let sample = measure(job.n, count, |n| {
             let file = Rc::clone(&file);
             let pool = pool.clone();
-            async move {
-                let handles: Vec<_> = (0..p.qd)
-                    .map(|i| {
-                        let file = Rc::clone(&file);
-                        let pool = pool.clone();
-                        ringloop::spawn(async move {
-                            let mut rng = Rng::new(i);
-                            let mut buf = pool.next().await;
-                            let mut whole = 0;
-                            for _ in 0..share(n, p.qd, i) {
-                                let (res, b) = file.read_fixed_at(buf, rng.offset(&p)).await;
-                                buf = b;
-                                whole += u64::from(res.expect("ringloop read_fixed") == p.bs);
-                            }
-                            whole
-                        })
-                    })
-                    .collect();
-                let mut done = 0;
-                for h in handles {
-                    done += h.await.expect("ringloop task failed");
+            ringloop_readers(p.qd, n, move |i, reads| {
+                let file = Rc::clone(&file);
+                let pool = pool.clone();
+                async move {
+                    let mut rng = Rng::new(i);
+                    let mut buf = pool.next().await;
+                    let mut whole = 0;
+                    for _ in 0..reads {
+                        let (res, b) = file.read_fixed_at(buf, rng.offset(&p)).await;
+                        buf = b;
+                        whole += u64::from(res.expect("ringloop read_fixed") == p.bs);
+                    }
+                    whole
                 }
-                done
-            }
+            })
         })
         .await;
         drop(table);
