@@ -25,7 +25,10 @@ pub(crate) fn page_size() -> usize {
 /// `O_DIRECT` reads and writes need the buffer address, the file offset and
 /// the length aligned to the device's logical block size (often 512 or
 /// 4096 bytes; `Metadata::dio_mem_align` and `dio_offset_align` give the
-/// exact values). Like a `Vec<u8>` of fixed capacity: `len()` bytes are
+/// exact values). Buffered reads gain from it too: the kernel's copy out of
+/// the page cache can be much slower into a buffer that does not start on a
+/// 64-byte boundary (see the `fs` module docs, "Large buffered reads").
+/// Like a `Vec<u8>` of fixed capacity: `len()` bytes are
 /// initialised and visible through `Deref`; reads fill it from the start,
 /// writes send the first `len()` bytes.
 ///

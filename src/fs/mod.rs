@@ -51,6 +51,14 @@
 //!   [`AlignedBuf`](crate::buf::AlignedBuf) or a
 //!   [`FixedBufPool`](crate::buf::FixedBufPool); a misaligned request fails
 //!   with an `InvalidInput` error naming the alignment needed.
+//! * **Large buffered reads.** The kernel copies page-cache data into the
+//!   buffer, and on some CPUs that copy is much slower when the buffer does
+//!   not start on a 64-byte boundary, as a large `Vec<u8>` does not (glibc
+//!   puts it 16 bytes past a page). For reads of tens of KiB and more into
+//!   long-lived buffers, prefer an [`AlignedBuf`](crate::buf::AlignedBuf)
+//!   (page-aligned) or a [`FixedBufPool`](crate::buf::FixedBufPool);
+//!   `cargo bench --bench read_alignment` shows what it is worth on a
+//!   machine.
 //! * **Registered resources.** A [`FixedBufPool`](crate::buf::FixedBufPool)
 //!   (with [`File::read_fixed_at`], [`File::write_fixed_at`]) and a
 //!   [`FixedFiles`] table spare the kernel per-op work; each is registered

@@ -24,10 +24,24 @@
 //! through the page cache, which the child fills first by reading the whole
 //! file once, untimed (fio runs with `--invalidate=0` so it keeps it).
 //!
+//! # Buffers
+//!
+//! Every reader reads into page-aligned memory (fio's default too), in both
+//! cases. Where a buffer starts matters to the kernel's copy out of the page
+//! cache on some CPUs: on the 2-core AMD EPYC guest the suite was developed
+//! on, a destination 16 bytes past a page boundary (where glibc puts a large
+//! `Vec`) made 1 MiB reads 2.17x and 64 KiB reads 1.38x slower than a
+//! page-aligned one, 4 KiB reads 1.05x (`cargo bench --bench
+//! read_alignment`, 2026-11-25). With plain `Vec`s, a peer's figure
+//! depended on where its heap happened to put the buffers — even on the
+//! length of the scratch folder's name, which shifts the heap: the "1 MiB
+//! reads at queue depth 4" case showed ringloop at 0.73x tokio-uring for
+//! that reason alone, and at par once both read into aligned memory.
+//!
 //! # Peers
 //!
 //! * `ringloop`: `qd` tasks, each awaiting `File::read_at` in a loop with its
-//!   own buffer (an `AlignedBuf` for `O_DIRECT`, a `Vec<u8>` otherwise).
+//!   own `AlignedBuf`.
 //! * `ringloop-regfile`: the same with the file in a `FixedFiles` table, so
 //!   that each read names it by its fixed slot.
 //! * `ringloop-each-op`: `ringloop` on a runtime built with
@@ -36,7 +50,7 @@
 //! * `ringloop-fixed`: `File::read_fixed_at`, a `FixedBufPool` of `qd`
 //!   registered buffers and the file in a `FixedFiles` table.
 //! * `tokio-uring`: `qd` tasks awaiting `tokio_uring::fs::File::read_at`
-//!   (for `O_DIRECT`, a `Vec` with room to slice a block-aligned window).
+//!   into a page-aligned window of a larger `Vec`.
 //! * `tokio-fs`: tokio's blocking-pool model on a current-thread runtime:
 //!   `qd` tasks, each read a `spawn_blocking` of `std`'s
 //!   `FileExt::read_at` (`pread`). This is what `tokio::fs` does inside,
@@ -388,11 +402,11 @@ fn warm(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A `Vec<u8>` and the start of a block-aligned window of `bs` bytes in it,
+/// A `Vec<u8>` and the start of a page-aligned window of `bs` bytes in it,
 /// for the peers without an aligned buffer type.
 fn aligned_vec(bs: usize) -> (Vec<u8>, usize) {
     let v = vec![0u8; 2 * bs];
-    let start = v.as_ptr().align_offset(bs.min(4096));
+    let start = v.as_ptr().align_offset(4096);
     (v, start)
 }
 
@@ -456,13 +470,9 @@ fn ringloop_plain(job: &Job, register: bool, each_op: bool) -> Outcome {
             ringloop_readers(p.qd, n, move |i, reads| {
                 let file = Rc::clone(&file);
                 async move {
-                    if p.direct {
-                        let buf =
-                            ringloop::buf::AlignedBuf::new(p.bs).expect("ringloop: AlignedBuf");
-                        read_loop(&file, buf, i, reads, &p).await
-                    } else {
-                        read_loop(&file, vec![0u8; p.bs], i, reads, &p).await
-                    }
+                    // Page-aligned for every case: see "Buffers" above.
+                    let buf = ringloop::buf::AlignedBuf::new(p.bs).expect("ringloop: AlignedBuf");
+                    read_loop(&file, buf, i, reads, &p).await
                 }
             })
         })
@@ -583,13 +593,9 @@ fn tokio_uring(job: &Job) -> Outcome {
                         tokio_uring::spawn(async move {
                             let mut rng = Rng::new(i);
                             let mut whole = 0;
-                            // O_DIRECT wants an aligned address: read into a
-                            // block-aligned window of a larger Vec.
-                            let (mut buf, start) = if p.direct {
-                                aligned_vec(p.bs)
-                            } else {
-                                (vec![0u8; p.bs], 0)
-                            };
+                            // A page-aligned window of a larger Vec (O_DIRECT
+                            // needs it; see "Buffers" above for the rest).
+                            let (mut buf, start) = aligned_vec(p.bs);
                             for _ in 0..share(n, p.qd, i) {
                                 let window = buf.slice(start..start + p.bs);
                                 let (res, b) = file.read_at(window, rng.offset(&p)).await;
@@ -635,11 +641,7 @@ fn tokio_fs(job: &Job) -> Outcome {
                     tokio::spawn(async move {
                         let mut rng = Rng::new(i);
                         let mut whole = 0;
-                        let (mut buf, start) = if p.direct {
-                            aligned_vec(p.bs)
-                        } else {
-                            (vec![0u8; p.bs], 0)
-                        };
+                        let (mut buf, start) = aligned_vec(p.bs);
                         for _ in 0..share(n, p.qd, i) {
                             let file = Arc::clone(&file);
                             let pos = rng.offset(&p);
