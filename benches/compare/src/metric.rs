@@ -18,6 +18,12 @@ pub enum Metric {
     /// CPU time per op, µs: the peer's process (`getrusage`, every thread)
     /// for in-process scenarios, the server process for network ones.
     CpuPerOp,
+    /// The user-space part of [`Metric::CpuPerOp`], µs: what the runtime
+    /// and the program spend outside the kernel (the rest is the kernel's
+    /// work, which every peer doing the same I/O pays alike). Split by the
+    /// kernel's own accounting (`getrusage`, `/proc/PID/stat`), which
+    /// samples user/system at ticks and scales the two to the exact total.
+    UserCpuPerOp,
     /// CPU time per MiB moved, µs, where the op is a byte (`cp`: the
     /// copying processes).
     CpuPerMiB,
@@ -42,8 +48,9 @@ pub enum Metric {
 pub const CLIENT_BOUND_BELOW: f64 = 95.0;
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::CpuPerOp,
+        Metric::UserCpuPerOp,
         Metric::CpuPerMiB,
         Metric::SyscallsPerOp,
         Metric::EntersPerOp,
@@ -57,6 +64,7 @@ impl Metric {
     pub fn key(self) -> &'static str {
         match self {
             Metric::CpuPerOp => "cpu_us_per_op",
+            Metric::UserCpuPerOp => "user_cpu_us_per_op",
             Metric::CpuPerMiB => "cpu_us_per_mib",
             Metric::SyscallsPerOp => "syscalls_per_op",
             Metric::EntersPerOp => "enters_per_op",
@@ -75,6 +83,7 @@ impl Metric {
     pub fn heading(self) -> &'static str {
         match self {
             Metric::CpuPerOp => "CPU µs/op",
+            Metric::UserCpuPerOp => "of which user µs/op",
             Metric::CpuPerMiB => "CPU µs/MiB",
             Metric::SyscallsPerOp => "syscalls/op",
             Metric::EntersPerOp => "io_uring_enter/op",
@@ -143,16 +152,37 @@ pub fn take_recorded() -> Vec<(Metric, f64)> {
 }
 
 /// CPU time of this process so far (every thread), from `getrusage`.
-pub fn process_cpu() -> Duration {
+pub fn process_cpu() -> CpuTime {
     rusage_cpu(libc::RUSAGE_SELF)
 }
 
 /// CPU time of this process's children that were waited for.
 pub fn children_cpu() -> Duration {
-    rusage_cpu(libc::RUSAGE_CHILDREN)
+    rusage_cpu(libc::RUSAGE_CHILDREN).total()
 }
 
-fn rusage_cpu(who: libc::c_int) -> Duration {
+/// CPU time split into user and system (kernel) time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl CpuTime {
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+
+    /// `self - earlier`, field by field (never negative).
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+}
+
+fn rusage_cpu(who: libc::c_int) -> CpuTime {
     // SAFETY: a zeroed rusage is valid; the kernel fills it.
     let ru = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
@@ -160,7 +190,10 @@ fn rusage_cpu(who: libc::c_int) -> Duration {
         ru
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    CpuTime {
+        user: tv(ru.ru_utime),
+        system: tv(ru.ru_stime),
+    }
 }
 
 #[cfg(test)]

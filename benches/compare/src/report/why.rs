@@ -46,7 +46,12 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
     if let Some(s) = client_bound(case) {
         out.push(s);
     }
-    for m in [Metric::CpuPerOp, Metric::CpuPerMiB, Metric::SyscallsPerOp] {
+    for m in [
+        Metric::CpuPerOp,
+        Metric::UserCpuPerOp,
+        Metric::CpuPerMiB,
+        Metric::SyscallsPerOp,
+    ] {
         if let Some(s) = compare_metric(case, m) {
             out.push(s);
         }

@@ -82,9 +82,10 @@ use std::time::{Duration, Instant};
 
 use super::local::scratch_dir;
 use super::{
-    measure, record, record_ringloop_syscalls, share, Case, Job, Metric, Outcome, Peer, Sample,
-    Scenario, Skip,
+    measure, record, record_cpu, record_ringloop_syscalls, share, Case, Job, Metric, Outcome, Peer,
+    Sample, Scenario, Skip,
 };
+use crate::metric::CpuTime;
 
 /// Size of the file the reads go to.
 const FILE_SIZE: u64 = 256 << 20;
@@ -712,8 +713,8 @@ fn fio(job: &Job, engine: &str) -> Outcome {
             _ => Skip::new(format!("cannot run fio: {e}")),
         })?;
     let out = super::local::succeeded(out, "fio")?;
-    let (ios, iops, cpu_us) = parse_fio(&out.stdout).map_err(Skip::new)?;
-    record(Metric::CpuPerOp, cpu_us);
+    let (ios, iops, cpu) = parse_fio(&out.stdout).map_err(Skip::new)?;
+    record_cpu(cpu, ios as f64);
     assert_eq!(
         ios, job.n,
         "fio did {ios} reads, not the {} asked for",
@@ -728,7 +729,7 @@ fn fio(job: &Job, engine: &str) -> Outcome {
 
 /// `(total_ios, iops, CPU µs per I/O)` of the read side of fio's one job
 /// (its CPU time: `usr_cpu + sys_cpu`, % of `job_runtime` ms).
-fn parse_fio(json: &[u8]) -> Result<(u64, f64, f64), String> {
+fn parse_fio(json: &[u8]) -> Result<(u64, f64, CpuTime), String> {
     // fio may print warnings before the JSON object.
     let start = json.iter().position(|&b| b == b'{').unwrap_or(0);
     let v: serde_json::Value = serde_json::from_slice(&json[start..])
@@ -737,12 +738,19 @@ fn parse_fio(json: &[u8]) -> Result<(u64, f64, f64), String> {
     let ios = read["total_ios"].as_u64();
     let iops = read["iops"].as_f64();
     let job = &v["jobs"][0];
-    let cpu_ms = (job["usr_cpu"].as_f64().unwrap_or(f64::NAN)
-        + job["sys_cpu"].as_f64().unwrap_or(f64::NAN))
-        / 100.0
-        * job["job_runtime"].as_f64().unwrap_or(f64::NAN);
+    // usr_cpu and sys_cpu: % of the job's runtime (ms).
+    let runtime_ms = job["job_runtime"].as_f64().unwrap_or(f64::NAN);
+    let ms = |key: &str| job[key].as_f64().unwrap_or(f64::NAN) / 100.0 * runtime_ms;
+    let cpu = |ms: f64| Duration::from_secs_f64((ms / 1e3).max(0.0));
     match (ios, iops) {
-        (Some(ios), Some(iops)) if iops > 0.0 => Ok((ios, iops, cpu_ms * 1e3 / ios as f64)),
+        (Some(ios), Some(iops)) if iops > 0.0 && runtime_ms.is_finite() => Ok((
+            ios,
+            iops,
+            CpuTime {
+                user: cpu(ms("usr_cpu")),
+                system: cpu(ms("sys_cpu")),
+            },
+        )),
         _ => Err("fio's JSON output has no read IOPS".into()),
     }
 }

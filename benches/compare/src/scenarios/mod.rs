@@ -179,7 +179,7 @@ pub fn measure_blocking(
 /// Wall and CPU time of a timed pass.
 pub struct Timer {
     wall: Instant,
-    cpu: Duration,
+    cpu: crate::metric::CpuTime,
 }
 
 impl Timer {
@@ -191,16 +191,21 @@ impl Timer {
     }
 
     /// The wall time since [`Timer::start`]; records the process's CPU time
-    /// per op over it ([`Metric::CpuPerOp`]).
+    /// per op over it, and its user part ([`Metric::CpuPerOp`],
+    /// [`Metric::UserCpuPerOp`]).
     pub fn stop(self, ops: u64) -> Duration {
         let wall = self.wall.elapsed();
-        let cpu = crate::metric::process_cpu().saturating_sub(self.cpu);
-        record(
-            Metric::CpuPerOp,
-            cpu.as_secs_f64() * 1e6 / ops.max(1) as f64,
-        );
+        let cpu = crate::metric::process_cpu().since(self.cpu);
+        record_cpu(cpu, ops as f64);
         wall
     }
+}
+
+/// Records CPU time per op and its user part.
+pub fn record_cpu(cpu: crate::metric::CpuTime, ops: f64) {
+    let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.max(1.0);
+    record(Metric::CpuPerOp, per_op(cpu.total()));
+    record(Metric::UserCpuPerOp, per_op(cpu.user));
 }
 
 /// Records ringloop's syscalls per op from its counters over a run

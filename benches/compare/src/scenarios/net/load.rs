@@ -69,10 +69,11 @@ impl Client<'_> {
         let margin = (measured / 10).min(Duration::from_millis(100));
         std::thread::sleep(WARMUP + margin);
         let before = srv.measure_point(self.tools)?;
-        let client_before = process::cpu_time(client_pid).unwrap_or_default();
+        let client_before = process::cpu_time(client_pid).unwrap_or_default().total();
         std::thread::sleep(measured - 2 * margin);
         let client_cpu = process::cpu_time(client_pid)
             .unwrap_or_default()
+            .total()
             .saturating_sub(client_before);
         let after = srv.measure_point(self.tools)?;
         let out = child
@@ -90,13 +91,15 @@ impl Client<'_> {
         let achieved = field_after(&stdout, "throughput:")
             .ok_or_else(|| Skip::new(format!("no throughput in echo_client's output: {stdout}")))?;
         let lat = |name: &str| field_after(&stdout, name).unwrap_or(f64::NAN);
-        let cpu = after.cpu - before.cpu;
+        let split = after.cpu.since(before.cpu);
+        let cpu = split.total();
         let wall = (after.wall - before.wall).as_secs_f64();
         let requests = achieved * wall;
         let mut figures = Figures {
             rate: achieved,
             target: rate.unwrap_or(f64::NAN),
             cpu_us: cpu.as_secs_f64() * 1e6 / requests,
+            user_us: split.user.as_secs_f64() * 1e6 / requests,
             busy: process::core_busy(&before, &after, 0),
             share: 100.0 * cpu.as_secs_f64() / wall,
             foreign: process::foreign(&before, &after, cpu, client_cpu),
@@ -153,11 +156,13 @@ impl Client<'_> {
                 out.errors, out.non_2xx
             )));
         }
-        let cpu = after.cpu - before.cpu;
+        let split = after.cpu.since(before.cpu);
+        let cpu = split.total();
         let wall = (after.wall - before.wall).as_secs_f64();
         let mut figures = Figures {
             rate: out.requests as f64 / out.secs,
             cpu_us: cpu.as_secs_f64() * 1e6 / out.requests as f64,
+            user_us: split.user.as_secs_f64() * 1e6 / out.requests as f64,
             busy: process::core_busy(&before, &after, 0),
             share: 100.0 * cpu.as_secs_f64() / wall,
             foreign: process::foreign(&before, &after, cpu, client_cpu),

@@ -203,8 +203,9 @@ struct Figures {
     rate: f64,
     /// Open loop: the rate asked for (NaN otherwise).
     target: f64,
-    /// Server CPU time per request, µs.
+    /// Server CPU time per request, µs, and its user-space part.
     cpu_us: f64,
+    user_us: f64,
     /// The server's CPU (core) not idle over the measured part, % of wall
     /// time: whoever used it (the server, softirqs, anything else).
     busy: f64,

@@ -17,6 +17,7 @@ pub fn record_figures(f: &Figures, load: Load) {
     let timed = !matches!(load, Load::Strace);
     if timed {
         record(Metric::CpuPerOp, f.cpu_us);
+        record(Metric::UserCpuPerOp, f.user_us);
     }
     if matches!(load, Load::Wrk { .. } | Load::Closed) {
         record(Metric::ServerBusy, f.busy);

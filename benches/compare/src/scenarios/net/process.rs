@@ -2,6 +2,8 @@
 //! measured load (`/proc`, and ringloop's counters where it prints them).
 
 use std::fs;
+
+use crate::metric::CpuTime;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -45,8 +47,8 @@ impl Counters {
 /// One reading around the measured part.
 pub struct Point {
     pub wall: Instant,
-    /// utime + stime of the whole server process.
-    pub cpu: Duration,
+    /// utime and stime of the whole server process.
+    pub cpu: CpuTime,
     /// Voluntary context switches of its main thread.
     pub sleeps: u64,
     /// Idle (+ iowait) ticks of the server's and the client's CPUs.
@@ -178,8 +180,8 @@ fn voluntary_switches(pid: u32) -> Option<u64> {
         .ok()
 }
 
-/// utime + stime of process `pid` (all its threads), from /proc/PID/stat.
-pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+/// utime and stime of process `pid` (all its threads), from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> io::Result<CpuTime> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces: the fields start after its ')'.
     let after = stat
@@ -194,8 +196,11 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| io::Error::other("short /proc stat"))
     };
-    let total = ticks(14)? + ticks(15)?;
-    Ok(Duration::from_nanos(total * 1_000_000_000 / clock_ticks()))
+    let time = |t: u64| Duration::from_nanos(t * 1_000_000_000 / clock_ticks());
+    Ok(CpuTime {
+        user: time(ticks(14)?),
+        system: time(ticks(15)?),
+    })
 }
 
 /// Idle + iowait ticks of CPU `cpu` from /proc/stat. (A task sleeping in
