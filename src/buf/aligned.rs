@@ -1,6 +1,6 @@
 //! [`AlignedBuf`]: an owned buffer whose address is aligned, for `O_DIRECT`.
 
-use super::fixed::no_room;
+use super::storage;
 use super::{IoBuf, IoBufMut};
 use std::alloc::{self, Layout};
 use std::fmt;
@@ -137,24 +137,9 @@ impl AlignedBuf {
     ///
     /// `InvalidInput` if it does not fit; nothing is copied then.
     pub fn extend_from_slice(&mut self, data: &[u8]) -> io::Result<()> {
-        let end = self
-            .len
-            .checked_add(data.len())
-            .filter(|&e| e <= self.capacity);
-        let Some(end) = end else {
-            return Err(no_room(self.len, data.len(), self.capacity));
-        };
-        // SAFETY: `len..end` is within the allocation; `data` cannot overlap
-        // it (we hold `&mut self`).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.ptr.as_ptr().add(self.len),
-                data.len(),
-            );
-        }
-        self.len = end;
-        Ok(())
+        // SAFETY: the allocation holds `capacity` writable bytes owned by
+        // `self`; `data` cannot overlap them (we hold `&mut self`).
+        unsafe { storage::extend(self.ptr.as_ptr(), &mut self.len, self.capacity, data) }
     }
 
     /// Sets the length to `new_len`, filling new bytes with `value`.
@@ -163,20 +148,16 @@ impl AlignedBuf {
     ///
     /// `InvalidInput` if `new_len` is above the capacity.
     pub fn resize(&mut self, new_len: usize, value: u8) -> io::Result<()> {
-        if new_len > self.capacity {
-            return Err(no_room(0, new_len, self.capacity));
+        // SAFETY: as in `extend_from_slice`.
+        unsafe {
+            storage::resize(
+                self.ptr.as_ptr(),
+                &mut self.len,
+                self.capacity,
+                new_len,
+                value,
+            )
         }
-        if new_len > self.len {
-            // SAFETY: `len..new_len` is within the allocation.
-            unsafe {
-                self.ptr
-                    .as_ptr()
-                    .add(self.len)
-                    .write_bytes(value, new_len - self.len);
-            }
-        }
-        self.len = new_len;
-        Ok(())
     }
 }
 

@@ -22,6 +22,7 @@
 //!   `CAP_IPC_LOCK`; when the kernel refuses, [`FixedBufPool::new`] says so
 //!   with an `OutOfMemory` error naming the limit.
 
+use super::storage;
 use super::{IoBuf, IoBufMut, Slice};
 use crate::driver::registry_fs::BufferTable;
 use crate::driver::Handle;
@@ -305,20 +306,10 @@ impl FixedBuf {
     ///
     /// `InvalidInput` if it does not fit; nothing is copied then.
     pub fn extend_from_slice(&mut self, data: &[u8]) -> io::Result<()> {
-        let end = self
-            .len
-            .checked_add(data.len())
-            .filter(|&e| e <= self.capacity());
-        let Some(end) = end else {
-            return Err(no_room(self.len, data.len(), self.capacity()));
-        };
-        // SAFETY: `len..end` is within this buffer's `capacity()` bytes of
-        // the pool's allocation, and no op owns the buffer (we hold it).
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr().add(self.len), data.len());
-        }
-        self.len = end;
-        Ok(())
+        let capacity = self.capacity();
+        // SAFETY: this buffer's `capacity()` bytes of the pool's allocation
+        // are writable, and no op owns the buffer (we hold it).
+        unsafe { storage::extend(self.ptr(), &mut self.len, capacity, data) }
     }
 
     /// Sets the length to `new_len`, filling new bytes with `value`.
@@ -327,19 +318,9 @@ impl FixedBuf {
     ///
     /// `InvalidInput` if `new_len` is above the capacity.
     pub fn resize(&mut self, new_len: usize, value: u8) -> io::Result<()> {
-        if new_len > self.capacity() {
-            return Err(no_room(0, new_len, self.capacity()));
-        }
-        if new_len > self.len {
-            // SAFETY: as in `extend_from_slice`.
-            unsafe {
-                self.ptr()
-                    .add(self.len)
-                    .write_bytes(value, new_len - self.len)
-            };
-        }
-        self.len = new_len;
-        Ok(())
+        let capacity = self.capacity();
+        // SAFETY: as in `extend_from_slice`.
+        unsafe { storage::resize(self.ptr(), &mut self.len, capacity, new_len, value) }
     }
 
     fn ptr(&self) -> *mut u8 {
@@ -357,13 +338,6 @@ impl FixedBuf {
     pub(crate) fn is_on(&self, driver: &Handle) -> bool {
         self.pool.table.is_on(driver)
     }
-}
-
-pub(crate) fn no_room(len: usize, more: usize, capacity: usize) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{more} more bytes do not fit in a buffer holding {len} of {capacity}"),
-    )
 }
 
 impl Drop for FixedBuf {

@@ -29,6 +29,7 @@ mod aligned;
 mod fixed;
 mod ring;
 mod slice;
+mod storage;
 
 pub use aligned::AlignedBuf;
 pub use fixed::{FixedBuf, FixedBufPool, FixedIoBuf, MAX_FIXED_BUFS, MAX_FIXED_BUF_SIZE};

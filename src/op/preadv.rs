@@ -5,7 +5,7 @@
 use super::fs_support::{with_target, FileFd, Target};
 use super::iovec;
 use crate::buf::IoBufMut;
-use crate::driver::op::{syscall_res, Readiness};
+use crate::driver::op::Readiness;
 use crate::driver::{Cqe, Op, OpData};
 use io_uring::{opcode, squeue};
 use std::io;
@@ -43,14 +43,8 @@ unsafe impl<B: IoBufMut> OpData for Preadv<B> {
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {
-        let mut bufs = self.bufs;
-        let result = cqe.result.map(|n| {
-            // SAFETY: the kernel reports `n` bytes read through the iovecs
-            // made from these buffers.
-            unsafe { iovec::mark_filled(&mut bufs, n as usize) };
-            n as usize
-        });
-        (result, bufs)
+        // SAFETY: the CQE is this read's, through iovecs from these buffers.
+        unsafe { iovec::filled_vectored(self.bufs, cqe.result) }
     }
 
     fn readiness(&self) -> Readiness<'_> {
@@ -59,11 +53,15 @@ unsafe impl<B: IoBufMut> OpData for Preadv<B> {
 
     fn attempt(&mut self) -> i32 {
         let _ = self.sqe(); // aims the iovecs at the buffers
-        let n = self.iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
-        let fd = self.target.file.fd.raw();
-        // SAFETY: the iovecs point into the buffers' stable memory.
-        let ret = unsafe { libc::preadv(fd, self.iovecs.as_ptr(), n, self.pos as libc::off_t) };
-        syscall_res(ret)
+                            // SAFETY: the iovecs point into the buffers' writable stable memory.
+        unsafe {
+            iovec::positional(
+                libc::preadv,
+                self.target.file.fd.raw(),
+                &self.iovecs,
+                self.pos,
+            )
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use super::fs_support::{with_target, FileFd, Target};
 use super::iovec;
 use super::preadv::{too_many, MAX_IOVECS};
 use crate::buf::IoBuf;
-use crate::driver::op::{syscall_res, Readiness};
+use crate::driver::op::Readiness;
 use crate::driver::{Cqe, Op, OpData};
 use io_uring::{opcode, squeue};
 use std::io;
@@ -49,11 +49,15 @@ unsafe impl<B: IoBuf> OpData for Pwritev<B> {
 
     fn attempt(&mut self) -> i32 {
         let _ = self.sqe(); // aims the iovecs at the buffers
-        let n = self.iovecs.len().min(libc::c_int::MAX as usize) as libc::c_int;
-        let fd = self.target.file.fd.raw();
-        // SAFETY: the iovecs point into the buffers' stable memory.
-        let ret = unsafe { libc::pwritev(fd, self.iovecs.as_ptr(), n, self.pos as libc::off_t) };
-        syscall_res(ret)
+                            // SAFETY: the iovecs point at the buffers' initialised stable memory.
+        unsafe {
+            iovec::positional(
+                libc::pwritev,
+                self.target.file.fd.raw(),
+                &self.iovecs,
+                self.pos,
+            )
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `IORING_OP_READ_FIXED`: read at an offset into a registered buffer.
 
 use super::fs_support::{with_target, FileFd, Target};
+use super::iovec;
 use crate::buf::{FixedIoBuf, IoBufMut};
 use crate::driver::{Cqe, Op, OpData};
 use crate::runtime::context;
@@ -38,13 +39,8 @@ unsafe impl<B: FixedIoBuf + IoBufMut> OpData for ReadFixed<B> {
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {
-        let mut buf = self.buf;
-        let result = cqe.result.map(|n| {
-            // SAFETY: the kernel reports `n` bytes written into the buffer.
-            unsafe { buf.set_init(n as usize) };
-            n as usize
-        });
-        (result, buf)
+        // SAFETY: the CQE is this read's, into `buf` from its start.
+        unsafe { iovec::filled(self.buf, cqe.result) }
     }
 }
 

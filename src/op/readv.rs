@@ -37,14 +37,8 @@ unsafe impl<B: IoBufMut> OpData for Readv<B> {
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {
-        let mut bufs = self.bufs;
-        let result = cqe.result.map(|n| {
-            // SAFETY: the kernel reports `n` bytes read through the iovecs
-            // made from these buffers.
-            unsafe { iovec::mark_filled(&mut bufs, n as usize) };
-            n as usize
-        });
-        (result, bufs)
+        // SAFETY: the CQE is this read's, through iovecs from these buffers.
+        unsafe { iovec::filled_vectored(self.bufs, cqe.result) }
     }
 
     fn readiness(&self) -> Readiness<'_> {

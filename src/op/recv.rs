@@ -1,5 +1,6 @@
 //! `IORING_OP_RECV` into an owned buffer.
 
+use super::iovec;
 use crate::buf::IoBufMut;
 use crate::driver::epoll::Interest;
 use crate::driver::op::{syscall_res, Readiness};
@@ -37,13 +38,8 @@ unsafe impl<B: IoBufMut> OpData for Recv<B> {
     }
 
     fn complete(self, cqe: Cqe) -> Self::Output {
-        let mut buf = self.buf;
-        let result = cqe.result.map(|n| {
-            // SAFETY: the kernel reports `n` bytes written into the buffer.
-            unsafe { buf.set_init(n as usize) };
-            n as usize
-        });
-        (result, buf)
+        // SAFETY: the CQE is this read's, into `buf` from its start.
+        unsafe { iovec::filled(self.buf, cqe.result) }
     }
 
     fn readiness(&self) -> Readiness<'_> {
