@@ -120,7 +120,14 @@ pub const ALL: &[Explanation] = &[
             `each-op` variant enters once per op in every case. Page cache: a read is a copy \
             that completes inside `io_uring_enter`; ringloop submits the reads its tasks \
             resubmitted in one enter per park (see syscalls/op), fio's psync engine makes one \
-            `pread` per read, and tokio-fs pays a round trip to tokio's blocking pool per read.",
+            `pread` per read, and tokio-fs pays a round trip to tokio's blocking pool per read. \
+            The kernel's work (the copy out of the page cache, the file lookup, the atime \
+            check) is the same for every peer; the user-space column is what each runtime \
+            adds to it, and so bounds how far apart the runtimes can be. Every peer reads \
+            into page-aligned memory: on some CPUs the copy is much slower into a buffer that \
+            starts elsewhere (`cargo bench --bench read_alignment`). The registered-file and \
+            registered-buffer variants take the file lookup, and the user-memory checks of the \
+            copy, out of the kernel's share.",
         goals: &[
             goal("direct", "fio-io_uring", 0.95, "issue 4"),
             goal("buffered", "tokio-uring", 1.1, "issue 4"),
@@ -133,7 +140,8 @@ pub const ALL: &[Explanation] = &[
         text: "At queue depth 1 every read of a completion runtime costs an `io_uring_enter` \
             plus a task wake, against one `pread` for the blocking loop; deeper queues share \
             an enter among the reads in flight, and larger blocks make the copy, which costs \
-            both alike, the larger part of a read.",
+            both alike, the larger part of a read. Every peer reads into page-aligned memory \
+            (see fileread).",
         goals: &[],
         crossover: &["fio-psync", "tokio-uring"],
     },

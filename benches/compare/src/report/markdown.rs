@@ -52,9 +52,13 @@ pub fn document(
          `ringloop / peer` above 1.00x means ringloop is faster. Rows named `ringloop-…` are \
          variants of ringloop, not other peers; `io-uring-raw` and `fio-…` are ceilings (no \
          runtime), compared apart from the best other peer. A throughput is marked **client-bound** where \
-         the server's core was under 95% busy: the load generator set the pace. The \
-         explanations under each scenario are committed text on the mechanism (not \
-         measurements); every number is from this run.\n"
+         the server's core was under 95% busy: the load generator set the pace. `CPU µs/op` \
+         is the peer's process (the server, in network scenarios), exact to the kernel's \
+         accounting; `of which user µs/op` is its user-space part (the runtime and the \
+         program; the rest is kernel work), which the kernel samples at each scheduler \
+         tick (every 1 to 10 ms, by kernel configuration), so it is coarse: read it as the \
+         size of the runtime's own share, not to the last digit. The explanations under each scenario are committed \
+         text on the mechanism (not measurements); every number is from this run.\n"
     );
     summary(&mut s, cases);
     let mut seen: Vec<&str> = Vec::new();
