@@ -1,13 +1,16 @@
 //! [`File`]: an open file whose I/O runs on the ring.
 
 use super::fixed_files::FixedFiles;
+use super::hot;
 use super::metadata::{self, Metadata};
 use super::{direct, OpenOptions};
 use crate::buf::{FixedIoBuf, IoBuf, IoBufMut};
+use crate::driver::registry_fs::FileSlot;
 use crate::io::SharedFd;
 use crate::op::fs_support::FileFd;
 use crate::op::{close, fallocate, fsync, ftruncate, preadv, pwritev, read, read_fixed, statx};
 use crate::op::{write, write_fixed};
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -40,6 +43,8 @@ pub struct File {
     fd: FileFd,
     /// Opened with `O_DIRECT`: explain `EINVAL`s as alignment errors.
     direct: bool,
+    /// Ops that named the file, up to [`hot::HOT_AFTER`] (see `hot`).
+    ops: Cell<u32>,
 }
 
 impl File {
@@ -85,11 +90,26 @@ impl File {
         File {
             fd: file_fd,
             direct,
+            ops: Cell::new(0),
         }
     }
 
     pub(crate) fn shared_fd(&self) -> &SharedFd {
         &self.fd.fd
+    }
+
+    /// The file as the op about to be built names it. Counts the op, and
+    /// at the [`hot::HOT_AFTER`]th one promotes the file to a hot-file slot
+    /// (unless it is registered already).
+    fn op_fd(&self) -> &FileFd {
+        let n = self.ops.get();
+        if n < hot::HOT_AFTER {
+            self.ops.set(n + 1);
+            if n + 1 == hot::HOT_AFTER && self.fd.fixed.is_none() {
+                hot::promote(&self.fd.fd);
+            }
+        }
+        &self.fd
     }
 
     /// Reads up to `buf.bytes_total()` bytes at `pos` into `buf`, from its
@@ -111,7 +131,7 @@ impl File {
             return (Err(e), buf);
         }
         let (result, buf) = if buf.bytes_total() <= MAX_OP_LEN {
-            read::read_file_at(&self.fd, buf, pos).await
+            read::read_file_at(self.op_fd(), buf, pos).await
         } else {
             self.read_chunks(buf, pos).await
         };
@@ -125,7 +145,7 @@ impl File {
         while done < total {
             let end = total.min(done + MAX_OP_LEN);
             let (result, slice) =
-                read::read_file_at(&self.fd, buf.slice(done..end), pos + done as u64).await;
+                read::read_file_at(self.op_fd(), buf.slice(done..end), pos + done as u64).await;
             buf = slice.into_inner();
             match result {
                 Ok(n) => {
@@ -185,7 +205,7 @@ impl File {
             return (Err(e), buf);
         }
         let (result, buf) = if buf.bytes_init() <= MAX_OP_LEN {
-            write::write_file_at(&self.fd, buf, pos).await
+            write::write_file_at(self.op_fd(), buf, pos).await
         } else {
             self.write_chunks(buf, pos).await
         };
@@ -199,7 +219,7 @@ impl File {
         while done < total {
             let end = total.min(done + MAX_OP_LEN);
             let (result, slice) =
-                write::write_file_at(&self.fd, buf.slice(done..end), pos + done as u64).await;
+                write::write_file_at(self.op_fd(), buf.slice(done..end), pos + done as u64).await;
             buf = slice.into_inner();
             match result {
                 Ok(n) => {
@@ -254,7 +274,7 @@ impl File {
         if let Err(e) = check_offset(pos) {
             return (Err(e), bufs);
         }
-        preadv::preadv(&self.fd, bufs, pos).await
+        preadv::preadv(self.op_fd(), bufs, pos).await
     }
 
     /// Writes the initialised bytes of `bufs` in order at `pos`
@@ -267,7 +287,7 @@ impl File {
         if let Err(e) = check_offset(pos) {
             return (Err(e), bufs);
         }
-        pwritev::pwritev(&self.fd, bufs, pos).await
+        pwritev::pwritev(self.op_fd(), bufs, pos).await
     }
 
     /// As [`read_at`](File::read_at), into a registered buffer of a
@@ -286,7 +306,7 @@ impl File {
         if let Err(e) = check_offset(pos) {
             return (Err(e), buf);
         }
-        let (result, buf) = match read_fixed::read_fixed_at(&self.fd, buf, pos) {
+        let (result, buf) = match read_fixed::read_fixed_at(self.op_fd(), buf, pos) {
             Ok(op) => op.await,
             Err((e, buf)) => (Err(e), buf),
         };
@@ -303,7 +323,7 @@ impl File {
         if let Err(e) = check_offset(pos) {
             return (Err(e), buf);
         }
-        let (result, buf) = match write_fixed::write_fixed_at(&self.fd, buf, pos) {
+        let (result, buf) = match write_fixed::write_fixed_at(self.op_fd(), buf, pos) {
             Ok(op) => op.await,
             Err((e, buf)) => (Err(e), buf),
         };
@@ -318,7 +338,7 @@ impl File {
     ///
     /// Write-back errors (`EIO`, `ENOSPC` …) of earlier buffered writes.
     pub async fn sync_all(&self) -> io::Result<()> {
-        fsync::fsync(&self.fd, false).await
+        fsync::fsync(self.op_fd(), false).await
     }
 
     /// Flushes data, and only the metadata needed to read it back
@@ -328,7 +348,7 @@ impl File {
     ///
     /// As for [`sync_all`](File::sync_all).
     pub async fn sync_data(&self) -> io::Result<()> {
-        fsync::fsync(&self.fd, true).await
+        fsync::fsync(self.op_fd(), true).await
     }
 
     /// Truncates or extends (with a hole) the file to `size` bytes
@@ -340,7 +360,7 @@ impl File {
     /// for writing; `FileTooLarge` …
     pub async fn set_len(&self, size: u64) -> io::Result<()> {
         check_offset(size)?;
-        ftruncate::ftruncate(&self.fd, size).await
+        ftruncate::ftruncate(self.op_fd(), size).await
     }
 
     /// `fallocate(2)`: with `mode` 0, allocates `len` bytes at `offset`
@@ -353,7 +373,7 @@ impl File {
     /// (`EOPNOTSUPP`) if the file system lacks the mode; `StorageFull`.
     pub async fn fallocate(&self, offset: u64, len: u64, mode: i32) -> io::Result<()> {
         check_offset(offset.saturating_add(len))?;
-        fallocate::fallocate(&self.fd, offset, len, mode).await
+        fallocate::fallocate(self.op_fd(), offset, len, mode).await
     }
 
     /// The file's metadata (`statx` on the descriptor).
@@ -397,6 +417,13 @@ impl File {
     /// Whether the file is in a [`FixedFiles`] table.
     pub fn is_registered(&self) -> bool {
         self.fd.fixed.is_some()
+    }
+
+    /// Whether the runtime made this a hot file: after its first ops it was
+    /// put in the runtime's own fixed-file table, so that its ops name a
+    /// slot instead of the fd ([`Builder::hot_files`](crate::Builder::hot_files)).
+    pub fn is_hot(&self) -> bool {
+        self.fd.fd.fixed().is_some()
     }
 
     /// Closes the file and reports `close(2)`'s error (which, on network
@@ -472,6 +499,7 @@ impl fmt::Debug for File {
         f.debug_struct("File")
             .field("fd", &self.fd.fd.raw())
             .field("fixed", &self.fd.fixed.as_ref().map(|s| s.index()))
+            .field("hot", &self.fd.fd.fixed().map(FileSlot::index))
             .field("direct", &self.direct)
             .finish()
     }

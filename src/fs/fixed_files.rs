@@ -40,7 +40,9 @@ impl FixedFiles {
     /// # Errors
     ///
     /// `InvalidInput` for 0 slots or more than the kernel allows;
-    /// `ResourceBusy` if this runtime already has a table; `QuotaExceeded`
+    /// `ResourceBusy` if this runtime already has a table (another
+    /// `FixedFiles`, or its table for hot files while hot files are in it:
+    /// see [`Builder::hot_files`](crate::Builder::hot_files)); `QuotaExceeded`
     /// if `slots` is above `RLIMIT_NOFILE`; `Other` outside a runtime.
     pub fn new(slots: u32) -> io::Result<FixedFiles> {
         if slots == 0 {
@@ -50,6 +52,11 @@ impl FixedFiles {
             ));
         }
         let driver = crate::runtime::context::driver()?;
+        // One file table per ring: the runtime's hot-file table gives way.
+        if let Some(Err(e)) = crate::runtime::context::with_core(|core| core.hot_files.yield_ring())
+        {
+            return Err(e);
+        }
         let table = FileTable::register(&driver, slots).map_err(|e| {
             let what = format!("registering a table of {slots} fixed files with io_uring");
             match e.raw_os_error() {
@@ -108,4 +115,18 @@ impl fmt::Debug for FixedFiles {
             .field("available", &self.available())
             .finish()
     }
+}
+
+/// The error of [`FixedFiles::new`] on a runtime whose hot-file table holds
+/// `in_use` files.
+pub(crate) fn hot_files_busy(in_use: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!(
+            "registering a fixed file table with io_uring: this runtime's ring already has \
+             one, for hot files ({in_use} of them in it now; io_uring keeps one file table per \
+             ring). Build the runtime with `Builder::hot_files(0)` to manage the table \
+             yourself, or create the FixedFiles before the files become hot"
+        ),
+    )
 }

@@ -64,6 +64,12 @@
 //!   [`FixedFiles`] table spare the kernel per-op work; each is registered
 //!   with the current runtime's ring and refused (`InvalidInput`) or
 //!   ignored (a file's slot) on another runtime.
+//! * **Hot files.** Without being asked, the runtime puts a file that has
+//!   done 128 ops into a slot of a fixed-file table of its own, so that its
+//!   later ops skip the kernel's per-op descriptor lookup ([`File::is_hot`];
+//!   [`Builder::hot_files`](crate::Builder::hot_files) sizes the table or
+//!   turns it off). The fd stays open beside the slot, as for a registered
+//!   file; the protocol is in `fs/hot.rs`.
 //!
 //! Errors are `io::Error`s with the kernel's errno and kind (`NotFound`,
 //! `PermissionDenied`, `IsADirectory`, `StorageFull`, `FileTooLarge` …);
@@ -74,6 +80,7 @@ mod direct;
 mod file;
 mod fixed_files;
 mod functions;
+pub(crate) mod hot;
 mod metadata;
 mod open_options;
 

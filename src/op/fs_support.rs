@@ -72,27 +72,35 @@ impl Target {
 
     /// As [`Target::new`] for the current runtime's ring, without taking a
     /// handle to its driver: a file with no fixed slot (the common case)
-    /// costs no lookup at all, a registered one a thread-local read and a
-    /// pointer comparison. Outside a runtime the fd is named (the op then
-    /// fails at its first poll, as every op does there).
+    /// costs no lookup at all, one with a slot a thread-local read and a
+    /// pointer comparison. The slot is the one the file was registered in
+    /// ([`FileFd::fixed`]) or, failing that on this ring, its hot-file slot
+    /// (`fs::hot`). Outside a runtime the fd is named (the op then fails at
+    /// its first poll, as every op does there).
     pub(crate) fn current(file: &FileFd) -> Target {
-        let fixed = file.fixed.as_ref().and_then(|slot| {
-            context::with_core(|core| slot.is_on(&core.driver))
-                .unwrap_or(false)
-                .then(|| slot.index())
-        });
+        let fixed = file
+            .fixed
+            .as_ref()
+            .and_then(|slot| {
+                context::with_core(|core| slot.is_on(&core.driver))
+                    .unwrap_or(false)
+                    .then(|| slot.index())
+            })
+            .or_else(|| file.fd.fixed_index());
         Target {
             file: file.clone(),
             fixed,
         }
     }
 
+    /// As [`Target::current`], for the ring of `driver`.
     pub(crate) fn new(file: &FileFd, driver: &Handle) -> Target {
+        let on_ring = |slot: &FileSlot| slot.is_on(driver).then(|| slot.index());
         let fixed = file
             .fixed
-            .as_ref()
-            .filter(|slot| slot.is_on(driver))
-            .map(|slot| slot.index());
+            .as_deref()
+            .and_then(on_ring)
+            .or_else(|| file.fd.fixed().and_then(on_ring));
         Target {
             file: file.clone(),
             fixed,

@@ -19,6 +19,7 @@ use super::stats::Stats;
 use super::task::{LiveTasks, TaskRef};
 use crate::driver::setup::SetupFlags;
 use crate::driver::{Driver, Handle};
+use crate::fs::hot::HotFiles;
 use crate::time::TimerQueue;
 use crate::trace::{Event, Observer, TaskId};
 use std::cell::{Cell, RefCell};
@@ -63,10 +64,17 @@ pub(crate) struct Core {
     /// Scratch space, reused every turn.
     wakers: RefCell<Vec<Waker>>,
     remote: RefCell<Vec<TaskRef>>,
+    /// The ring's table for hot files (`fs::hot`).
+    pub(crate) hot_files: HotFiles,
 }
 
 impl Core {
-    pub(crate) fn new(driver: Driver, shared: Arc<Shared>, observer: Option<Observer>) -> Core {
+    pub(crate) fn new(
+        driver: Driver,
+        shared: Arc<Shared>,
+        observer: Option<Observer>,
+        hot_files: u32,
+    ) -> Core {
         super::shared::register(&shared);
         if let Ok(uring) = driver.uring() {
             shared.ring_fd.store(uring.ring_fd(), Ordering::Relaxed);
@@ -84,6 +92,7 @@ impl Core {
             pid: std::process::id(),
             wakers: RefCell::new(Vec::new()),
             remote: RefCell::new(Vec::new()),
+            hot_files: HotFiles::new(hot_files),
         }
     }
 

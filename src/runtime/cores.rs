@@ -53,6 +53,7 @@ struct Settings {
     cq_entries: Option<u32>,
     flags: super::SetupFlags,
     submit_each_op: bool,
+    hot_files: u32,
     pin: bool,
 }
 
@@ -62,7 +63,8 @@ impl Settings {
             .driver(self.driver)
             .entries(self.entries)
             .setup_flags(self.flags)
-            .submit_each_op(self.submit_each_op);
+            .submit_each_op(self.submit_each_op)
+            .hot_files(self.hot_files);
         builder.cq_entries = self.cq_entries;
         builder.attach_wq = attach_wq;
         builder.build()
@@ -112,6 +114,7 @@ impl Builder {
             cq_entries: self.cq_entries,
             flags: self.flags,
             submit_each_op: self.submit_each_op,
+            hot_files: self.hot_files,
             pin: self.pin_threads,
         };
         let f = Arc::new(f);

@@ -137,6 +137,7 @@ pub struct Builder {
     cq_entries: Option<u32>,
     flags: SetupFlags,
     observer: Option<Observer>,
+    hot_files: u32,
 }
 
 impl Builder {
@@ -153,6 +154,7 @@ impl Builder {
             cq_entries: None,
             flags: SetupFlags::DEFAULT,
             observer: None,
+            hot_files: crate::fs::hot::DEFAULT_SLOTS,
         }
     }
 
@@ -190,6 +192,21 @@ impl Builder {
     /// batch would. Off by default; ignored on epoll.
     pub fn submit_each_op(mut self, naive: bool) -> Builder {
         self.submit_each_op = naive;
+        self
+    }
+
+    /// Slots of the fixed-file table the runtime registers for hot files
+    /// (default 64; 0 turns hot files off). A [`File`](crate::fs::File)
+    /// that has done 128 ops is put in a free slot, once, so that its later
+    /// ops name the slot instead of the fd and the kernel skips the
+    /// descriptor lookup and file reference count each op costs otherwise
+    /// (what [`FixedFiles`](crate::fs::FixedFiles) does on request). The
+    /// table is registered at the first hot file; io_uring keeps one file
+    /// table per ring, so on a runtime that registers a `FixedFiles` of its
+    /// own, hot files are off (see `FixedFiles::new`). A full table, or a
+    /// kernel that refuses it, leaves files on their fds.
+    pub fn hot_files(mut self, slots: u32) -> Builder {
+        self.hot_files = slots;
         self
     }
 
@@ -232,7 +249,7 @@ impl Builder {
             },
         };
         Ok(Runtime {
-            core: Rc::new(Core::new(driver, shared, self.observer)),
+            core: Rc::new(Core::new(driver, shared, self.observer, self.hot_files)),
         })
     }
 }

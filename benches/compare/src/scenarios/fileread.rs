@@ -1,11 +1,11 @@
 //! File scenarios: `fileread` (random 4 KiB reads at queue depth 32,
 //! `O_DIRECT` and from the page cache), `fileread-sweep` (buffered reads
 //! against a blocking `pread` loop across queue depths and block sizes) and
-//! `cp` (`examples/cp.rs` against coreutils `cp` on a 256 MiB file).
+//! `cp` (`examples/cp.rs` against coreutils `cp` on a 1 GiB file).
 //!
 //! # The data
 //!
-//! One 256 MiB file of pseudo-random bytes (and, for `cp`, a 256 MiB source),
+//! One 256 MiB file of pseudo-random bytes (and, for `cp`, a 1 GiB source),
 //! created once per invocation of the suite in a scratch folder under
 //! `/var/tmp` (a disk file system that takes `O_DIRECT`; `/tmp` may be a
 //! tmpfs, which does not). The parent sets `RINGLOOP_COMPARE_SCRATCH` to
@@ -41,9 +41,13 @@
 //! # Peers
 //!
 //! * `ringloop`: `qd` tasks, each awaiting `File::read_at` in a loop with its
-//!   own `AlignedBuf`.
-//! * `ringloop-regfile`: the same with the file in a `FixedFiles` table, so
-//!   that each read names it by its fixed slot.
+//!   own `AlignedBuf`, on a default runtime: the file becomes a hot file
+//!   during the warm-up (`Builder::hot_files`), so the timed reads name it
+//!   by its slot in the runtime's own fixed-file table.
+//! * `ringloop-fd`: the same with hot files off (`hot_files(0)`): every read
+//!   names the fd, which the kernel looks up and reference-counts per op.
+//! * `ringloop-regfile`: the same with the file in a `FixedFiles` table
+//!   registered before the first read.
 //! * `ringloop-each-op`: `ringloop` on a runtime built with
 //!   `Builder::submit_each_op(true)`: one `io_uring_enter` per read, as
 //!   fio's io_uring engine does by default, instead of one per park.
@@ -124,6 +128,10 @@ pub const SCENARIO: Scenario = Scenario {
         Peer {
             name: "ringloop-regfile",
             run: ringloop_regfile,
+        },
+        Peer {
+            name: "ringloop-fd",
+            run: ringloop_fd,
         },
         Peer {
             name: "ringloop-each-op",
@@ -261,13 +269,13 @@ const fn sweep_case(
 /// the copy, since the example ends with one).
 pub const CP: Scenario = Scenario {
     name: "cp",
-    about: "copy a 256 MiB file: examples/cp.rs (buffered and --direct) vs coreutils cp + sync",
+    about: "copy a 1 GiB file: examples/cp.rs (buffered and --direct) vs coreutils cp + sync",
     unit: "bytes",
     cases: &[Case {
         id: "cp",
         title: "copy of a {n}-byte file (source in the page cache), fsync included",
         concurrency: 32,
-        n: 256 << 20,
+        n: 1 << 30,
         n_quick: 64 << 20,
     }],
     peers: &[
@@ -429,36 +437,52 @@ fn ringloop_note(s: &ringloop::Stats) -> String {
 }
 
 fn ringloop(job: &Job) -> Outcome {
-    ringloop_plain(job, false, false)
+    ringloop_plain(job, Naming::Default, false)
+}
+
+fn ringloop_fd(job: &Job) -> Outcome {
+    ringloop_plain(job, Naming::Fd, false)
 }
 
 fn ringloop_regfile(job: &Job) -> Outcome {
-    ringloop_plain(job, true, false)
+    ringloop_plain(job, Naming::Registered, false)
 }
 
 fn ringloop_each_op(job: &Job) -> Outcome {
-    ringloop_plain(job, false, true)
+    ringloop_plain(job, Naming::Default, true)
 }
 
-/// `read_at` from `qd` tasks; `register`: the file in a `FixedFiles` table;
-/// `each_op`: `Builder::submit_each_op`, one `io_uring_enter` per op (as
-/// fio's io_uring engine does by default) instead of one per park.
-fn ringloop_plain(job: &Job, register: bool, each_op: bool) -> Outcome {
+/// How a `read_at` peer's SQEs name the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// The runtime's default: by fd for its first ops, then by its slot in
+    /// the runtime's hot-file table (`Builder::hot_files`).
+    Default,
+    /// By fd, always (`Builder::hot_files(0)`).
+    Fd,
+    /// By its slot in a `FixedFiles` table registered before the first read.
+    Registered,
+}
+
+/// `read_at` from `qd` tasks, the file named as `naming` says; `each_op`:
+/// `Builder::submit_each_op`, one `io_uring_enter` per op (as fio's
+/// io_uring engine does by default) instead of one per park.
+fn ringloop_plain(job: &Job, naming: Naming, each_op: bool) -> Outcome {
     let p = Params::of(job);
     let path = read_file_for(&p)?;
-    let rt = ringloop::Builder::new()
-        .submit_each_op(each_op)
-        .build()
-        .map_err(Skip::build)?;
-    let (sample, stats) = rt.block_on(async {
+    let mut builder = ringloop::Builder::new().submit_each_op(each_op);
+    if naming == Naming::Fd {
+        builder = builder.hot_files(0);
+    }
+    let rt = builder.build().map_err(Skip::build)?;
+    let (sample, stats, named) = rt.block_on(async {
         let mut file = ringloop::fs::File::options()
             .read(true)
             .custom_flags(p.flags())
             .open(&path)
             .await
             .expect("ringloop: open failed");
-        // With `register`, plain `read_at`s name the file by its fixed slot.
-        let table = if register {
+        let table = if naming == Naming::Registered {
             let table = ringloop::fs::FixedFiles::new(1).expect("ringloop: FixedFiles");
             file.register(&table).expect("ringloop: register");
             Some(table)
@@ -478,12 +502,22 @@ fn ringloop_plain(job: &Job, register: bool, each_op: bool) -> Outcome {
             })
         })
         .await;
+        let named = if file.is_registered() {
+            "registered slot"
+        } else if file.is_hot() {
+            "hot-file slot"
+        } else {
+            "fd"
+        };
         drop(table);
-        (sample, ringloop::stats())
+        (sample, ringloop::stats(), named)
     });
     record_ringloop_syscalls(&stats);
     Ok(Sample {
-        note: Some(ringloop_note(&stats)),
+        note: Some(format!(
+            "{}; file named by its {named}",
+            ringloop_note(&stats)
+        )),
         ..sample
     })
 }
