@@ -30,9 +30,10 @@
 //! cases. Where a buffer starts matters to the kernel's copy out of the page
 //! cache on some CPUs: on the 2-core AMD EPYC guest the suite was developed
 //! on, a destination 16 bytes past a page boundary (where glibc puts a large
-//! `Vec`) made 1 MiB reads 2.17x and 64 KiB reads 1.38x slower than a
-//! page-aligned one, 4 KiB reads 1.05x (`cargo bench --bench
-//! read_alignment`, 2026-11-25). With plain `Vec`s, a peer's figure
+//! `Vec`) made 1 MiB reads 2.27x and 64 KiB reads 1.35x slower than a
+//! page-aligned one, 4 KiB reads 1.04x (`cargo bench --bench
+//! read_alignment`, 2026-11-25 21:12 UTC, 5 rounds, medians). With plain
+//! `Vec`s, a peer's figure
 //! depended on where its heap happened to put the buffers — even on the
 //! length of the scratch folder's name, which shifts the heap: the "1 MiB
 //! reads at queue depth 4" case showed ringloop at 0.73x tokio-uring for
