@@ -148,7 +148,8 @@ impl AlignedBuf {
     ///
     /// `InvalidInput` if `new_len` is above the capacity.
     pub fn resize(&mut self, new_len: usize, value: u8) -> io::Result<()> {
-        // SAFETY: as in `extend_from_slice`.
+        // SAFETY: the allocation holds `capacity` writable bytes owned by
+        // `self`, and `resize` writes only below `capacity`.
         unsafe {
             storage::resize(
                 self.ptr.as_ptr(),

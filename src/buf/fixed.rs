@@ -319,7 +319,9 @@ impl FixedBuf {
     /// `InvalidInput` if `new_len` is above the capacity.
     pub fn resize(&mut self, new_len: usize, value: u8) -> io::Result<()> {
         let capacity = self.capacity();
-        // SAFETY: as in `extend_from_slice`.
+        // SAFETY: this buffer's `capacity()` bytes of the pool's allocation
+        // are writable, no op owns the buffer (we hold it), and `resize`
+        // writes only below `capacity`.
         unsafe { storage::resize(self.ptr(), &mut self.len, capacity, new_len, value) }
     }
 

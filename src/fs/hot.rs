@@ -7,11 +7,13 @@
 //!
 //! # Protocol
 //!
-//! * **When.** A file is promoted at its [`HOT_AFTER`]th op, once: registering
-//!   costs two `io_uring_register` calls over the file's life (fill the
-//!   slot, clear it), which a few hundred ops repay and a file opened for a
-//!   handful of reads would not. A file that could not be promoted (table
-//!   full, hot files off) is not tried again.
+//! * **When.** A file is promoted at its [`HOT_AFTER`]th op, once: a slot
+//!   costs two `io_uring_register` calls over the file's life (fill it,
+//!   clear it), against one descriptor lookup saved per later op, so only
+//!   files that keep doing ops are worth it; a file opened for a handful of
+//!   reads never pays. (The threshold is a choice, not a measured
+//!   break-even.) A file that could not be promoted (table full, hot files
+//!   off) is not tried again.
 //! * **The table.** Registered at the first promotion on a runtime, with
 //!   [`Builder::hot_files`](crate::Builder::hot_files) slots (default
 //!   [`DEFAULT_SLOTS`]; 0 turns hot files off). io_uring keeps one file

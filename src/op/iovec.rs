@@ -38,7 +38,9 @@ pub(crate) unsafe fn filled_vectored<B: IoBufMut>(
     result: io::Result<u32>,
 ) -> (io::Result<usize>, Vec<B>) {
     let result = result.map(|n| {
-        // SAFETY: the caller's guarantee, passed on.
+        // SAFETY: the caller guarantees the kernel wrote `n` bytes through
+        // iovecs built by `for_reading` from these buffers, in order: what
+        // `mark_filled` needs.
         unsafe { mark_filled(&mut bufs, n as usize) };
         n as usize
     });

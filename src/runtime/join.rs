@@ -61,8 +61,10 @@ impl<T> Future for JoinHandle<T> {
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        // SAFETY: as in `poll`; the handle's reference is released here, and
-        // `ManuallyDrop` keeps the field from releasing it again.
+        // SAFETY: `T` is the task's output type (`spawn` made the handle with
+        // it) and the handle is on the owner thread (it is !Send); the
+        // handle's reference is released here, and `ManuallyDrop` keeps the
+        // field from releasing it again.
         unsafe { self.task.drop_join_handle::<T>() };
     }
 }

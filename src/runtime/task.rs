@@ -256,7 +256,9 @@ impl TaskRef {
         // SAFETY: we own a reference (`self`, now unmanaged), so the cell lives.
         let header = unsafe { ptr.as_ref() };
         // The join handle's waker (none is stored once the handle is gone).
-        // SAFETY: owner thread.
+        // SAFETY: `join_waker` is touched only on the owner thread (this
+        // one: `finish` is owner-only), and no reference into it outlives
+        // any of those accesses, so this exclusive access is the only one.
         let waker = unsafe { (*header.join_waker.get()).take() };
         // COMPLETE is clear, so subtracting `2 * REF_ONE - COMPLETE` releases
         // two references and sets it without borrowing from other bits.
@@ -295,7 +297,9 @@ impl TaskRef {
                 None => unreachable!("a join handle polled after it returned Ready"),
             }
         } else {
-            // SAFETY: owner thread.
+            // SAFETY: `join_waker` is touched only on the owner thread (the
+            // join handle is !Send), and no other reference into it is live
+            // while this one is used below.
             let slot = unsafe { &mut *self.header().join_waker.get() };
             match slot {
                 Some(w) if w.will_wake(waker) => {}
@@ -321,7 +325,8 @@ impl TaskRef {
                 drop_guarded(output);
             }
         } else {
-            // SAFETY: owner thread.
+            // SAFETY: `join_waker` is touched only on the owner thread (the
+            // join handle is !Send), and no other reference into it is live.
             drop(unsafe { (*header.join_waker.get()).take() });
         }
         // If the count says this is the last reference, no other thread
@@ -511,7 +516,8 @@ impl LiveTasks {
             unsafe { prev.as_ref() }.next.set(next);
         }
         if let Some(next) = next {
-            // SAFETY: as above.
+            // SAFETY: `next` is a member of the list (it was `header`'s
+            // neighbour), and the list keeps its members' cells alive.
             unsafe { next.as_ref() }.prev.set(Some(prev));
         }
         true
@@ -592,7 +598,8 @@ unsafe fn drop_future<F: Future>(
     cell: &TaskCell<F>,
     tasks: &LiveTasks,
 ) -> Option<Option<Box<dyn std::any::Any + Send>>> {
-    // SAFETY: forwarded from the caller.
+    // SAFETY: `unlink` needs the owner thread and the task in `tasks` or in
+    // no list: this function's own contract, which its caller upholds.
     if !unsafe { tasks.unlink(&cell.header) } {
         return None;
     }
@@ -622,13 +629,22 @@ unsafe fn write_output<F: Future>(cell: &TaskCell<F>, output: Result<F::Output, 
     } else {
         // Nobody will take it.
         drop_guarded(output);
-        // SAFETY: as above.
+        // SAFETY: owner thread, and no other reference to the stage is live
+        // (this function's contract); the stage holds a dropped future,
+        // which is overwritten without being dropped again.
         unsafe { (*stage).output = ManuallyDrop::new(None) };
     }
 }
 
+/// The vtable's `poll` for a cell of `F`.
+///
+/// # Safety
+/// Owner thread; `ptr` is the header of a live `TaskCell<F>` (the vtable of
+/// a cell is only ever called with that cell's header), in `tasks` or in
+/// no list, with no other reference to its stage live.
 unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>, tasks: &LiveTasks) -> bool {
-    // SAFETY: forwarded from the caller (owner thread, live cell of F).
+    // SAFETY: `ptr` is the header of a live `TaskCell<F>` (this function's
+    // contract), and the header is the cell's first field (`repr(C)`).
     let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
     // Whether this call took the task off the list (and so dropped the
     // future and owns the list's reference). Runs do not nest, so a task
@@ -683,10 +699,16 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>, tasks: &Li
     true
 }
 
+/// The vtable's `cancel` for a cell of `F`.
+///
+/// # Safety
+/// As for [`poll`].
 unsafe fn cancel<F: Future>(ptr: NonNull<Header>, tasks: &LiveTasks) -> bool {
-    // SAFETY: forwarded from the caller (owner thread, live cell of F).
+    // SAFETY: `ptr` is the header of a live `TaskCell<F>` (this function's
+    // contract), and the header is the cell's first field (`repr(C)`).
     let cell = unsafe { ptr.cast::<TaskCell<F>>().as_ref() };
-    // SAFETY: forwarded from the caller.
+    // SAFETY: `drop_future` needs the cell in `tasks` or in no list, with no
+    // other reference to its stage: `cancel`'s own contract.
     let output = match unsafe { drop_future(cell, tasks) } {
         None => return false,
         Some(None) => Err(JoinError::cancelled()),
