@@ -50,8 +50,8 @@ pub fn document(
         s,
         "How to read the tables: throughput in millions per second, higher is better; \
          `ringloop / peer` above 1.00x means ringloop is faster. Rows named `ringloop-…` are \
-         variants of ringloop, not other peers; `io-uring-raw` and `fio-…` are ceilings (no \
-         runtime), compared apart from the best other peer. A throughput is marked **client-bound** where \
+         variants of ringloop, not other peers; `io-uring-raw`, `epoll-raw` and `fio-…` are \
+         ceilings (no runtime), compared apart from the best other peer. A throughput is marked **client-bound** where \
          the server's core was under 95% busy: the load generator set the pace. `CPU µs/op` \
          is the peer's process (the server, in network scenarios), exact to the kernel's \
          accounting; `of which user µs/op` is its user-space part (the runtime and the \

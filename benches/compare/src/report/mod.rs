@@ -60,10 +60,17 @@ pub fn is_ringloop(peer: &str) -> bool {
 }
 
 /// Whether `peer` is a ceiling rather than a runtime: the raw `io-uring`
-/// loop and fio. Its ratio is shown apart from the best other peer's.
+/// loop, the raw epoll loop and fio. Its ratio is shown apart from the best
+/// other peer's.
 pub fn is_ceiling(peer: &str) -> bool {
-    peer == "io-uring-raw" || peer.starts_with("fio-")
+    peer == URING_RAW || peer == EPOLL_RAW || peer.starts_with("fio-")
 }
+
+/// The completion-model ceiling (no runtime): the raw `io-uring` loop.
+pub const URING_RAW: &str = "io-uring-raw";
+
+/// The network scenarios' readiness-model ceiling (no runtime).
+pub const EPOLL_RAW: &str = "epoll-raw";
 
 impl Row {
     pub fn metric(&self, m: Metric) -> Option<Summary> {
@@ -107,6 +114,12 @@ impl CaseReport {
     pub fn ceiling_verdict(&self) -> Option<(&'static str, f64)> {
         let (peer, best) = self.best_where(is_ceiling)?;
         Some((peer, self.median_of(RINGLOOP)? / best))
+    }
+
+    /// The completion model over the readiness model with no runtime on
+    /// either side: `io-uring-raw`'s median over `epoll-raw`'s.
+    pub fn models_ratio(&self) -> Option<f64> {
+        Some(self.median_of(URING_RAW)? / self.median_of(EPOLL_RAW)?)
     }
 
     fn best_where(&self, keep: impl Fn(&str) -> bool) -> Option<(&'static str, f64)> {

@@ -51,6 +51,9 @@ pub fn text(case: &CaseReport) -> String {
     if let Some((peer, r)) = case.ceiling_verdict() {
         let _ = writeln!(s, "  ringloop / ceiling ({peer}): {}", ratio(r));
     }
+    if let Some(r) = case.models_ratio() {
+        let _ = writeln!(s, "  io-uring-raw / epoll-raw (no runtime): {}", ratio(r));
+    }
     for m in metrics.iter().filter(|m| m.ranked()) {
         if let Some((peer, _, r)) = case.metric_verdict(*m) {
             let _ = writeln!(

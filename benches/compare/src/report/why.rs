@@ -5,7 +5,7 @@
 use crate::explain::{Explanation, BEST};
 use crate::metric::Metric;
 
-use super::{mega, ratio, CaseReport, RINGLOOP};
+use super::{mega, ratio, CaseReport, EPOLL_RAW, RINGLOOP, URING_RAW};
 
 /// The computed facts of one case, one sentence each.
 pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String> {
@@ -27,6 +27,14 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
     if let Some((peer, r)) = case.ceiling_verdict() {
         out.push(format!(
             "Against the ceiling, {peer} (no runtime): **{}**.",
+            ratio(r)
+        ));
+    }
+    if let Some(r) = case.models_ratio() {
+        out.push(format!(
+            "The two models with no runtime at all, {URING_RAW} over {EPOLL_RAW}: **{}**. \
+             That is what completions gain over readiness on this machine before any runtime \
+             adds its own costs.",
             ratio(r)
         ));
     }
@@ -180,6 +188,29 @@ mod tests {
         );
         assert!(
             all.contains("Client-bound") && all.contains("ringloop 80%"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn the_raw_loops_of_both_models_are_ceilings_compared_with_each_other() {
+        let c = case(vec![
+            row("ringloop", 1.0),
+            row("tokio", 0.9),
+            row("io-uring-raw", 1.2),
+            row("epoll-raw", 1.1),
+        ]);
+        let all = facts(&c, None).join("\n");
+        assert!(
+            all.contains("ahead of the best other peer, tokio: **1.11x**"),
+            "{all}"
+        );
+        assert!(
+            all.contains("the ceiling, io-uring-raw (no runtime): **0.83x**"),
+            "{all}"
+        );
+        assert!(
+            all.contains("io-uring-raw over epoll-raw: **1.09x**"),
             "{all}"
         );
     }

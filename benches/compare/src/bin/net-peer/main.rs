@@ -6,7 +6,12 @@
 //! net-peer PROTOCOL RUNTIME ADDR
 //!     PROTOCOL: http | echo   (see session.rs)
 //!     RUNTIME:  tokio | monoio | monoio-epoll | tokio-uring | compio | glommio
+//!               | io-uring-raw | epoll-raw
 //! ```
+//!
+//! Two more peers have no runtime: `io-uring-raw` ([`raw_uring`]) and
+//! `epoll-raw` ([`raw_epoll`]), one hand-written event loop each, the
+//! floor of what each model costs on this machine.
 //!
 //! Every runtime runs the same loop per connection (see [`session`]): read
 //! what is there into a per-connection buffer, hand it to the [`Session`],
@@ -15,6 +20,8 @@
 //! tokio-uring and compio. Connections get `TCP_NODELAY`. The server prints
 //! `listening on ADDR` on stderr once it accepts, and runs until killed.
 
+mod raw_epoll;
+mod raw_uring;
 mod session;
 
 use std::io;
@@ -23,7 +30,7 @@ use std::net::SocketAddr;
 use session::{Protocol, Reply, Session};
 
 const USAGE: &str =
-    "usage: net-peer http|echo tokio|monoio|monoio-epoll|tokio-uring|compio|glommio ADDR";
+    "usage: net-peer http|echo tokio|monoio|monoio-epoll|tokio-uring|compio|glommio|io-uring-raw|epoll-raw ADDR";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +50,8 @@ fn main() {
         "tokio-uring" => tokio_uring_rt::main(addr, protocol),
         "compio" => compio_rt::main(addr, protocol),
         "glommio" => glommio_rt::main(addr, protocol),
+        "io-uring-raw" => raw_uring::main(addr, protocol),
+        "epoll-raw" => raw_epoll::main(addr, protocol),
         _ => fail(2, USAGE),
     };
     if let Err(e) = result {
@@ -62,6 +71,22 @@ fn listening(addr: io::Result<SocketAddr>) -> io::Result<()> {
 
 fn accept_failed(e: impl std::fmt::Display) {
     eprintln!("accept: {e}");
+}
+
+/// `TCP_NODELAY` on an accepted socket (the raw peers; the runtimes' peers
+/// use their own `set_nodelay`).
+fn set_nodelay(fd: std::os::fd::RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: passes a socket fd and a pointer to an int of the given size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 /// tokio current-thread, the readiness model: `AsyncReadExt::read` into a

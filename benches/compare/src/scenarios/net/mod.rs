@@ -132,6 +132,14 @@ macro_rules! protocol_peers {
                 name: "glommio",
                 run: |job| $run(job, $peer("glommio")),
             },
+            Peer {
+                name: "io-uring-raw",
+                run: |job| $run(job, $peer("io-uring-raw")),
+            },
+            Peer {
+                name: "epoll-raw",
+                run: |job| $run(job, $peer("epoll-raw")),
+            },
         ]
     };
 }
