@@ -54,7 +54,10 @@ const NET: &str = "Most of a request's server CPU is kernel work that every runt
     the servers apart and the CPU per request is the figure to compare. The open-loop cases \
     send at a fixed rate below saturation, so their figure, requests per second of server CPU, \
     is that CPU per request turned round, beside the latency at that rate. The syscalls case \
-    counts every syscall of the server under strace in a separate, untimed pass.";
+    counts every syscall of the server under strace in a separate, untimed pass. \
+    `io-uring-raw` and `epoll-raw` are one hand-written event loop each, with no tasks, wakers \
+    or futures: their ratio is what the completion model itself gains over readiness on this \
+    machine, and a runtime's distance from its own model's raw loop is what the runtime costs.";
 
 /// Issue 3's open-loop goal: at least 10% less server CPU per request than
 /// tokio at half its peak rate. The open-loop figure is requests per
