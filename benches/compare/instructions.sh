@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# User-space instructions per HTTP request, counted by callgrind: where the
+# time figures of the `http` scenario are too noisy to show what a runtime
+# adds to the kernel's work, the instruction count is exact.
+#
+#   benches/compare/instructions.sh [SECONDS] [SERVER...]
+#   SERVER: ringloop (examples/http.rs, its default multishot mode) or a
+#           net-peer runtime (tokio, io-uring-raw, epoll-raw, monoio, ...);
+#           default: ringloop io-uring-raw tokio epoll-raw
+#
+# Each server runs under `valgrind --tool=callgrind` on CPU 0, loaded for
+# SECONDS (default 5) by `echo_client --http` (64 connections, one request
+# in flight each) on CPU 1. The count covers the whole server process from
+# its start (start-up and the 64 accepts are a few hundred thousand
+# instructions, well under 1% of the total) and is divided by the requests
+# the client completed. Under valgrind a server runs tens of times slower, so
+# each loop turn finds more requests waiting than it would at full speed:
+# read the figures as each program's own cost per request, compared with
+# each other, not as what a server costs at any one load. Kernel work is not
+# counted at all.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-5}
+shift || true
+servers=("$@")
+[ ${#servers[@]} -gt 0 ] || servers=(ringloop io-uring-raw tokio epoll-raw)
+for tool in valgrind callgrind_control callgrind_annotate taskset; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install valgrind util-linux)" >&2; exit 2; }
+done
+cargo build -q --release --example http --example echo_client
+cargo build -q --release -p ringloop-compare --bin net-peer
+out=$(mktemp -d)
+trap 'pkill -KILL -f "callgrind-out-file=$out" 2>/dev/null || true' EXIT
+
+echo "user-space instructions per request, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs"
+echo "load: echo_client --http, 64 connections, depth 1, ${secs} s; server under callgrind on CPU 0"
+printf '%-14s %12s %16s %14s\n' server requests instructions "per request"
+for server in "${servers[@]}"; do
+    port=$((20000 + RANDOM % 5000))
+    if [ "$server" = ringloop ]; then
+        cmd=(target/release/examples/http "127.0.0.1:$port")
+    else
+        cmd=(target/release/net-peer http "$server" "127.0.0.1:$port")
+    fi
+    taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out/$server" "${cmd[@]}" \
+        2>"$out/$server.err" &
+    disown
+    for _ in $(seq 100); do
+        grep -q "listening on" "$out/$server.err" && break
+        sleep 0.2
+    done
+    rate=$(taskset -c 1 target/release/examples/echo_client "127.0.0.1:$port" --http \
+        --connections 64 --depth 1 --duration "$secs" --warmup 0 2>&1 |
+        sed -n 's/^throughput: \([0-9]*\) msg\/s.*/\1/p')
+    callgrind_control -d >/dev/null 2>&1
+    sleep 1
+    pkill -KILL -f "callgrind-out-file=$out/$server " || true
+    sleep 0.5
+    dump=$(ls "$out/$server".* 2>/dev/null | grep -v '\.err$' | head -1)
+    if [ -z "$rate" ] || [ -z "$dump" ]; then
+        echo "$server: no result (see $out/$server.err)" >&2
+        continue
+    fi
+    total=$(callgrind_annotate "$dump" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+    requests=$((rate * secs))
+    printf '%-14s %12d %16d %14d\n' "$server" "$requests" "$total" $((total / requests))
+done
