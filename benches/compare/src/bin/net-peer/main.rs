@@ -21,6 +21,8 @@
 //! `listening on ADDR` on stderr once it accepts, and runs until killed.
 
 mod raw_epoll;
+#[cfg(test)]
+mod raw_tests;
 mod raw_uring;
 mod session;
 

@@ -21,6 +21,12 @@ use super::session::{Protocol, Reply, Session};
 
 pub fn main(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
+    listening(listener.local_addr())?;
+    serve(listener, protocol)
+}
+
+/// Serves `listener`'s connections until an error.
+pub fn serve(listener: TcpListener, protocol: Protocol) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     // SAFETY: plain syscall, no memory passed.
     let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -29,7 +35,6 @@ pub fn main(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
     }
     let lfd = listener.as_raw_fd();
     add(epfd, lfd, libc::EPOLLIN as u32)?;
-    listening(listener.local_addr())?;
     // Indexed by fd.
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
@@ -72,6 +77,8 @@ struct Conn {
     /// What `write` has not taken yet, from `unsent`.
     unsent: Vec<u8>,
     sent: usize,
+    /// The peer has sent its EOF: close once `unsent` is out.
+    eof: bool,
 }
 
 impl Conn {
@@ -89,7 +96,8 @@ impl Conn {
                 return io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock;
             }
             if n == 0 {
-                return false;
+                self.eof = true;
+                return !self.unsent.is_empty();
             }
             let n = n as usize;
             let ok = match self.session.on_read(&mut self.buf, n) {
@@ -128,7 +136,8 @@ impl Conn {
         true
     }
 
-    /// Writes what was kept; false: close.
+    /// Writes what was kept; false: close (an error, or all of it is out
+    /// after the peer's EOF).
     fn flush(&mut self, fd: RawFd) -> bool {
         while self.sent < self.unsent.len() {
             let rest = &self.unsent[self.sent..];
@@ -141,7 +150,7 @@ impl Conn {
         }
         self.unsent.clear();
         self.sent = 0;
-        true
+        !self.eof
     }
 }
 
@@ -180,6 +189,7 @@ fn accept_all(epfd: RawFd, lfd: RawFd, protocol: Protocol, conns: &mut Vec<Optio
             buf: vec![0; protocol.buf_len()],
             unsent: Vec::new(),
             sent: 0,
+            eof: false,
         });
     }
 }

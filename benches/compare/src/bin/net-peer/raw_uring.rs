@@ -45,6 +45,12 @@ fn user_data(fd: RawFd, op: u64) -> u64 {
 
 pub fn main(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
+    listening(listener.local_addr())?;
+    serve(listener, protocol)
+}
+
+/// Serves `listener`'s connections until an error.
+pub fn serve(listener: TcpListener, protocol: Protocol) -> io::Result<()> {
     let mut ring = IoUring::builder()
         .setup_single_issuer()
         .setup_defer_taskrun()
@@ -64,7 +70,6 @@ pub fn main(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
             .build()
             .user_data(user_data(lfd, ACCEPT)),
     );
-    listening(listener.local_addr())?;
     let mut cqes = Vec::with_capacity(1024);
     loop {
         server.flush(&mut ring)?;
