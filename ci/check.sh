@@ -41,6 +41,12 @@ step "AddressSanitizer: the lifecycle, shutdown, leak and limit tests"
 bash ci/asan.sh --lib --test ops_lifecycle --test shutdown --test net_leaks \
     --test fs_lifecycle --test ring_limits --test reliability --test compat
 
+step "the comparison suite's own tests (report, the peers' shared protocol code, the raw loops)"
+# Not a default workspace member (it builds every peer runtime); its unit
+# tests need no load generator and no fio.
+cargo clippy -p ringloop-compare --all-targets -- -D warnings
+cargo test -p ringloop-compare
+
 step "the tour runs"
 cargo run --release --example tour >/tmp/ringloop-tour.txt
 tail -n 4 /tmp/ringloop-tour.txt
