@@ -75,6 +75,16 @@ fn accept_failed(e: impl std::fmt::Display) {
     eprintln!("accept: {e}");
 }
 
+/// The raw loops' connection table, indexed by fd: `fd`'s entry, grown to
+/// hold it.
+fn slot<T>(table: &mut Vec<Option<T>>, fd: std::os::fd::RawFd) -> &mut Option<T> {
+    let index = fd as usize;
+    if table.len() <= index {
+        table.resize_with(index + 1, || None);
+    }
+    &mut table[index]
+}
+
 /// `TCP_NODELAY` on an accepted socket (the raw peers; the runtimes' peers
 /// use their own `set_nodelay`).
 fn set_nodelay(fd: std::os::fd::RawFd) {

@@ -180,11 +180,7 @@ fn accept_all(epfd: RawFd, lfd: RawFd, protocol: Protocol, conns: &mut Vec<Optio
             unsafe { libc::close(fd) };
             continue;
         }
-        let slot = fd as usize;
-        if conns.len() <= slot {
-            conns.resize_with(slot + 1, || None);
-        }
-        conns[slot] = Some(Conn {
+        *super::slot(conns, fd) = Some(Conn {
             session: Session::new(protocol),
             buf: vec![0; protocol.buf_len()],
             unsent: Vec::new(),

@@ -43,6 +43,14 @@ fn user_data(fd: RawFd, op: u64) -> u64 {
     (fd as u64) << 8 | op
 }
 
+/// The listener's multishot accept.
+fn accept(lfd: RawFd) -> squeue::Entry {
+    opcode::AcceptMulti::new(types::Fd(lfd))
+        .flags(libc::SOCK_CLOEXEC)
+        .build()
+        .user_data(user_data(lfd, ACCEPT))
+}
+
 pub fn main(addr: SocketAddr, protocol: Protocol) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     listening(listener.local_addr())?;
@@ -64,12 +72,7 @@ pub fn serve(listener: TcpListener, protocol: Protocol) -> io::Result<()> {
         queued: Vec::new(),
     };
     let lfd = listener.as_raw_fd();
-    server.queue(
-        opcode::AcceptMulti::new(types::Fd(lfd))
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(user_data(lfd, ACCEPT)),
-    );
+    server.queued.push(accept(lfd));
     let mut cqes = Vec::with_capacity(1024);
     loop {
         server.flush(&mut ring)?;
@@ -127,11 +130,25 @@ enum Out {
     Buffer { bid: u16, len: usize },
 }
 
-impl Server {
-    fn queue(&mut self, sqe: squeue::Entry) {
-        self.queued.push(sqe);
+impl Out {
+    fn bytes<'a>(&'a self, buffers: &'a Buffers) -> &'a [u8] {
+        match self {
+            Out::Bytes(v) => v,
+            Out::Buffer { bid, len } => buffers.get(*bid, *len),
+        }
     }
+}
 
+/// Drops queued replies, giving their provided buffers back.
+fn discard(queue: &mut VecDeque<Out>, buffers: &mut Buffers) {
+    for out in queue.drain(..) {
+        if let Out::Buffer { bid, .. } = out {
+            buffers.give_back(bid);
+        }
+    }
+}
+
+impl Server {
     /// Moves the queued SQEs into the SQ, submitting when it is full.
     fn flush(&mut self, ring: &mut IoUring) -> io::Result<()> {
         for sqe in self.queued.drain(..) {
@@ -150,11 +167,7 @@ impl Server {
         if res >= 0 {
             let fd = res;
             super::set_nodelay(fd);
-            let slot = fd as usize;
-            if self.conns.len() <= slot {
-                self.conns.resize_with(slot + 1, || None);
-            }
-            self.conns[slot] = Some(Conn {
+            *super::slot(&mut self.conns, fd) = Some(Conn {
                 session: Session::new(self.protocol),
                 buf: vec![0; self.protocol.buf_len()],
                 sending: None,
@@ -166,12 +179,7 @@ impl Server {
             super::accept_failed(io::Error::from_raw_os_error(-res));
         }
         if !cqueue::more(flags) {
-            self.queue(
-                opcode::AcceptMulti::new(types::Fd(lfd))
-                    .flags(libc::SOCK_CLOEXEC)
-                    .build()
-                    .user_data(user_data(lfd, ACCEPT)),
-            );
+            self.queued.push(accept(lfd));
         }
     }
 
@@ -205,11 +213,7 @@ impl Server {
             } else if !more {
                 if res < 0 {
                     // Reset: nothing more can be sent.
-                    for out in conn.queue.drain(..) {
-                        if let Out::Buffer { bid, .. } = out {
-                            self.buffers.give_back(bid);
-                        }
-                    }
+                    discard(&mut conn.queue, &mut self.buffers);
                 }
                 // EOF: the queued replies still go out, then the close.
                 self.close_if_idle(fd);
@@ -262,10 +266,7 @@ impl Server {
     fn send_rest(&mut self, fd: RawFd) {
         let conn = self.conns[fd as usize].as_mut().expect("live connection");
         let (out, sent) = conn.sending.as_ref().expect("a reply in flight");
-        let bytes = match out {
-            Out::Bytes(v) => &v[*sent..],
-            Out::Buffer { bid, len } => &self.buffers.get(*bid, *len)[*sent..],
-        };
+        let bytes = &out.bytes(&self.buffers)[*sent..];
         let sqe = opcode::Send::new(types::Fd(fd), bytes.as_ptr(), bytes.len() as u32)
             .flags(libc::MSG_NOSIGNAL)
             .build()
@@ -281,10 +282,7 @@ impl Server {
             .sending
             .as_mut()
             .expect("a send CQE for the reply in flight");
-        let total = match out {
-            Out::Bytes(v) => v.len(),
-            Out::Buffer { len, .. } => *len,
-        };
+        let total = out.bytes(&self.buffers).len();
         if res >= 0 && *sent + (res as usize) < total {
             *sent += res as usize;
             return self.send_rest(fd);
@@ -296,11 +294,7 @@ impl Server {
         }
         if res < 0 {
             // Reset or broken pipe: drop the rest, end the receive.
-            for out in conn.queue.drain(..) {
-                if let Out::Buffer { bid, .. } = out {
-                    self.buffers.give_back(bid);
-                }
-            }
+            discard(&mut conn.queue, &mut self.buffers);
             shutdown(fd);
         }
         self.send_next(fd);
