@@ -3,10 +3,14 @@
 # time figures of the `http` scenario are too noisy to show what a runtime
 # adds to the kernel's work, the instruction count is exact.
 #
-#   benches/compare/instructions.sh [SECONDS] [SERVER...]
+#   [RATE=R] benches/compare/instructions.sh [SECONDS] [SERVER...]
 #   SERVER: ringloop (examples/http.rs, its default multishot mode) or a
 #           net-peer runtime (tokio, io-uring-raw, epoll-raw, monoio, ...);
 #           default: ringloop io-uring-raw tokio epoll-raw
+#   RATE:   an open-loop request rate (requests/s over all connections)
+#           instead of the closed loop: slow enough, each loop turn serves
+#           about one request, as a server below saturation does, and the
+#           count includes each turn's fixed cost
 #
 # Each server runs under `valgrind --tool=callgrind` on CPU 0, loaded for
 # SECONDS (default 5) by `echo_client --http` (64 connections, one request
@@ -33,7 +37,9 @@ out=$(mktemp -d)
 trap 'pkill -KILL -f "callgrind-out-file=$out" 2>/dev/null || true' EXIT
 
 echo "user-space instructions per request, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -r), $(nproc) CPUs"
-echo "load: echo_client --http, 64 connections, depth 1, ${secs} s; server under callgrind on CPU 0"
+rate_args=()
+[ -z "${RATE:-}" ] || rate_args=(--rate "$RATE")
+echo "load: echo_client --http, 64 connections, depth 1${RATE:+, open loop at $RATE req/s}, ${secs} s; server under callgrind on CPU 0"
 printf '%-14s %12s %16s %14s\n' server requests instructions "per request"
 for server in "${servers[@]}"; do
     port=$((20000 + RANDOM % 5000))
@@ -50,7 +56,7 @@ for server in "${servers[@]}"; do
         sleep 0.2
     done
     rate=$(taskset -c 1 target/release/examples/echo_client "127.0.0.1:$port" --http \
-        --connections 64 --depth 1 --duration "$secs" --warmup 0 2>&1 |
+        --connections 64 --depth 1 --duration "$secs" --warmup 0 "${rate_args[@]}" 2>&1 |
         sed -n 's/^throughput: \([0-9]*\) msg\/s.*/\1/p')
     callgrind_control -d >/dev/null 2>&1
     sleep 1

@@ -4,6 +4,10 @@
 //! are made; their reads and writes are the same calls on the inner
 //! [`Socket`](super::socket::Socket). These macros expand to those methods
 //! in each type's `impl` block (the type provides `fn socket(&self)`).
+//!
+//! A method hands back the inner socket's future itself instead of wrapping
+//! it in an `async fn` of its own: one state machine less to step through at
+//! every poll of a hot send or receive.
 
 /// Receiving methods of a stream socket.
 macro_rules! stream_read_methods {
@@ -16,11 +20,11 @@ macro_rules! stream_read_methods {
         ///
         /// The receive's error: `ConnectionReset` when the peer reset the
         /// connection, …
-        pub async fn read<B: $crate::buf::IoBufMut>(
+        pub fn read<B: $crate::buf::IoBufMut>(
             &self,
             buf: B,
-        ) -> (::std::io::Result<usize>, B) {
-            self.socket().recv_stream(buf, 0).await
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, B)> + '_ {
+            self.socket().recv_stream(buf, 0)
         }
 
         /// Like [`read`](Self::read), with `recv(2)` flags (`MSG_PEEK`,
@@ -30,12 +34,12 @@ macro_rules! stream_read_methods {
         ///
         /// As for [`read`](Self::read); `InvalidInput` for flags the kernel
         /// refuses.
-        pub async fn recv<B: $crate::buf::IoBufMut>(
+        pub fn recv<B: $crate::buf::IoBufMut>(
             &self,
             buf: B,
             flags: ::libc::c_int,
-        ) -> (::std::io::Result<usize>, B) {
-            self.socket().recv_stream(buf, flags).await
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, B)> + '_ {
+            self.socket().recv_stream(buf, flags)
         }
 
         /// Reads into `bufs` in order (one `READV`); returns the total.
@@ -43,11 +47,11 @@ macro_rules! stream_read_methods {
         /// # Errors
         ///
         /// As for [`read`](Self::read).
-        pub async fn readv<B: $crate::buf::IoBufMut>(
+        pub fn readv<B: $crate::buf::IoBufMut>(
             &self,
             bufs: Vec<B>,
-        ) -> (::std::io::Result<usize>, Vec<B>) {
-            self.socket().readv(bufs).await
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, Vec<B>)> + '_ {
+            self.socket().readv(bufs)
         }
 
         /// Reads into a buffer the kernel picks from `ring` when data
@@ -83,8 +87,11 @@ macro_rules! stream_write_methods {
         ///
         /// `BrokenPipe` when the peer is gone (never `SIGPIPE`),
         /// `ConnectionReset` when it reset the connection, …
-        pub async fn write<B: $crate::buf::IoBuf>(&self, buf: B) -> (::std::io::Result<usize>, B) {
-            self.socket().send(buf, 0).await
+        pub fn write<B: $crate::buf::IoBuf>(
+            &self,
+            buf: B,
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, B)> + '_ {
+            self.socket().send(buf, 0)
         }
 
         /// Sends all of `buf`'s initialised bytes, in as many sends as it
@@ -94,8 +101,11 @@ macro_rules! stream_write_methods {
         ///
         /// As for [`write`](Self::write); `WriteZero` if the kernel accepts
         /// nothing.
-        pub async fn write_all<B: $crate::buf::IoBuf>(&self, buf: B) -> (::std::io::Result<()>, B) {
-            self.socket().write_all(buf).await
+        pub fn write_all<B: $crate::buf::IoBuf>(
+            &self,
+            buf: B,
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<()>, B)> + '_ {
+            self.socket().write_all(buf)
         }
 
         /// Like [`write`](Self::write), with `send(2)` flags (`MSG_MORE`,
@@ -104,12 +114,12 @@ macro_rules! stream_write_methods {
         /// # Errors
         ///
         /// As for [`write`](Self::write).
-        pub async fn send<B: $crate::buf::IoBuf>(
+        pub fn send<B: $crate::buf::IoBuf>(
             &self,
             buf: B,
             flags: ::libc::c_int,
-        ) -> (::std::io::Result<usize>, B) {
-            self.socket().send(buf, flags).await
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, B)> + '_ {
+            self.socket().send(buf, flags)
         }
 
         /// Sends the initialised bytes of `bufs`, in order, in one call
@@ -119,11 +129,11 @@ macro_rules! stream_write_methods {
         /// # Errors
         ///
         /// As for [`write`](Self::write).
-        pub async fn writev<B: $crate::buf::IoBuf>(
+        pub fn writev<B: $crate::buf::IoBuf>(
             &self,
             bufs: Vec<B>,
-        ) -> (::std::io::Result<usize>, Vec<B>) {
-            self.socket().writev(bufs).await
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, Vec<B>)> + '_ {
+            self.socket().writev(bufs)
         }
 
         /// Sends some of `buf` without copying it, where the kernel can
@@ -135,11 +145,11 @@ macro_rules! stream_write_methods {
         /// # Errors
         ///
         /// As for [`write`](Self::write).
-        pub async fn send_zc<B: $crate::buf::IoBuf>(
+        pub fn send_zc<B: $crate::buf::IoBuf>(
             &self,
             buf: B,
-        ) -> (::std::io::Result<usize>, B) {
-            self.socket().send_zc(buf).await
+        ) -> impl ::std::future::Future<Output = (::std::io::Result<usize>, B)> + '_ {
+            self.socket().send_zc(buf)
         }
 
         /// Shuts down the reading side, the writing side (the peer reads
@@ -148,8 +158,11 @@ macro_rules! stream_write_methods {
         /// # Errors
         ///
         /// `NotConnected` if the socket is not connected.
-        pub async fn shutdown(&self, how: ::std::net::Shutdown) -> ::std::io::Result<()> {
-            self.socket().shutdown(how).await
+        pub fn shutdown(
+            &self,
+            how: ::std::net::Shutdown,
+        ) -> impl ::std::future::Future<Output = ::std::io::Result<()>> + '_ {
+            self.socket().shutdown(how)
         }
     };
 }
@@ -193,13 +206,13 @@ macro_rules! fd_impls {
     ($($t:ty),*) => {$(
         impl ::std::os::fd::AsRawFd for $t {
             fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
-                self.socket().raw()
+            self.socket().raw()
             }
         }
 
         impl ::std::os::fd::AsFd for $t {
             fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
-                self.socket().as_fd()
+            self.socket().as_fd()
             }
         }
     )*};

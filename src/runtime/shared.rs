@@ -149,14 +149,19 @@ impl Shared {
         self.parked.store(false, Ordering::SeqCst);
     }
 
+    /// Whether another thread may have queued a task or a job since the
+    /// last [`take_remote`](Self::take_remote). A relaxed load: a wake it
+    /// misses is seen at the next turn, and the park protocol re-checks
+    /// with SeqCst before sleeping.
+    pub(crate) fn remote_may_be_pending(&self) -> bool {
+        self.remote_pending.load(Ordering::Relaxed)
+    }
+
     /// Moves remotely woken tasks into `out`.
     pub(crate) fn take_remote(&self, out: &mut Vec<TaskRef>, jobs: &mut Vec<Job>) {
         // The relaxed load keeps the common case (nothing remote) free of a
-        // locked instruction; a wake it misses is seen at the next turn,
-        // and the park protocol re-checks with SeqCst before sleeping.
-        if self.remote_pending.load(Ordering::Relaxed)
-            && self.remote_pending.swap(false, Ordering::SeqCst)
-        {
+        // locked instruction (see `remote_may_be_pending`).
+        if self.remote_may_be_pending() && self.remote_pending.swap(false, Ordering::SeqCst) {
             let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
             out.append(&mut remote.queue);
             jobs.append(&mut remote.jobs);
