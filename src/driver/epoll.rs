@@ -395,6 +395,6 @@ impl Epoll {
 
     /// Moves the collected wakers into `out` (the loop wakes them).
     pub(crate) fn take_wakers(&mut self, out: &mut Vec<Waker>) {
-        out.append(&mut self.wakers);
+        super::move_wakers(&mut self.wakers, out);
     }
 }

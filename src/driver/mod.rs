@@ -106,6 +106,17 @@ impl Driver {
     }
 }
 
+/// Moves every waker of `from` to the end of `out`. The common case, an
+/// empty `out`, is a swap of the two vectors (their allocations trade
+/// places, none is made) instead of a copy.
+fn move_wakers(from: &mut Vec<std::task::Waker>, out: &mut Vec<std::task::Waker>) {
+    if out.is_empty() {
+        std::mem::swap(from, out);
+    } else {
+        out.append(from);
+    }
+}
+
 fn needs_uring() -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::Unsupported,

@@ -198,7 +198,7 @@ impl Uring {
 
     /// Moves the collected wakers into `out` (the loop wakes them).
     pub(crate) fn take_wakers(&mut self, out: &mut Vec<Waker>) {
-        out.append(&mut self.wakers);
+        super::move_wakers(&mut self.wakers, out);
     }
 
     /// Whether anything is queued for the kernel.

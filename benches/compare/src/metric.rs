@@ -16,7 +16,8 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
     /// CPU time per op, µs: the peer's process (`getrusage`, every thread)
-    /// for in-process scenarios, the server process for network ones.
+    /// for in-process scenarios, the server process for network ones (its
+    /// CPU-time clock, in nanoseconds).
     CpuPerOp,
     /// The user-space part of [`Metric::CpuPerOp`], µs: what the runtime
     /// and the program spend outside the kernel (the rest is the kernel's

@@ -37,8 +37,12 @@
 //!
 //! Around the measured part of a timed run the child reads:
 //!
-//! * the server's `utime + stime` from `/proc/PID/stat` (every thread of
-//!   the process, io_uring workers included): **CPU-µs per request**;
+//! * the server process's CPU-time clock (`clock_getcpuclockid`: every
+//!   thread of the process, io_uring workers included, in nanoseconds):
+//!   **CPU-µs per request**; its user share from `utime` in
+//!   `/proc/PID/stat`, which the kernel keeps in 10 ms ticks (so the user
+//!   column is coarse: one tick is about 0.06 µs per request in the open
+//!   loop at 50%);
 //! * the idle time of the server's and the client's CPUs from `/proc/stat`:
 //!   how busy the **server's core** was (a closed-loop figure is labelled
 //!   **client-bound** when it was less than 95% busy: the load generator,
