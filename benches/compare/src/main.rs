@@ -1,6 +1,7 @@
 //! ringloop-compare: ringloop side by side with other Rust io_uring runtimes.
 //!
 //! `cargo run --release -p ringloop-compare -- [all|SCENARIO...] [--quick] [--rounds N] [--write]`
+//! (and `--peers`, `--cases`, `--out FILE`: see `--help`)
 //!
 //! This file holds the command line and the orchestration: every run of every
 //! peer is a child process of this same binary (see `runner`), pinned to one
@@ -77,6 +78,12 @@ struct Cli {
     /// Run only these peers (comma-separated), e.g. `--peers ringloop,monoio`.
     #[arg(long, value_name = "PEER,...", value_delimiter = ',')]
     peers: Vec<String>,
+
+    /// Run only these cases (comma-separated ids, as in BENCHMARKS.md), e.g.
+    /// `http --cases open50 --rounds 15`: many rounds of one case without
+    /// the rest of its scenario.
+    #[arg(long, value_name = "CASE,...", value_delimiter = ',')]
+    cases: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +177,17 @@ fn suite(cli: &Cli) -> Result<(), String> {
             ));
         }
     }
+    for c in &cli.cases {
+        if !selected.iter().any(|s| s.cases.iter().any(|k| k.id == *c)) {
+            let known: Vec<_> = selected
+                .iter()
+                .flat_map(|s| s.cases.iter().map(|k| k.id))
+                .collect();
+            return Err(format!(
+                "unknown case {c:?}; the selected scenarios have {known:?}"
+            ));
+        }
+    }
     let rounds = cli
         .rounds
         .unwrap_or(if cli.quick { QUICK_ROUNDS } else { ROUNDS });
@@ -202,7 +220,7 @@ fn suite(cli: &Cli) -> Result<(), String> {
     let mut times = Vec::new();
     for s in &selected {
         let t = Instant::now();
-        for case in cases(s, cli.quick) {
+        for case in cases(s, cli) {
             let r = run_case(s, case, cli, rounds, child_cpu);
             println!("{}", report::text(&r));
             let _ = std::io::stdout().flush();
@@ -268,8 +286,11 @@ fn header(
         ))
     } else if cli.rounds.is_some_and(|r| r < ROUNDS) {
         Some("A run with fewer rounds than the full one: for a look, not for the record.".into())
-    } else if selected.len() < scenarios::ALL.len() || !cli.peers.is_empty() {
-        Some("A partial run: not every scenario or peer took part.".into())
+    } else if selected.len() < scenarios::ALL.len()
+        || !cli.peers.is_empty()
+        || !cli.cases.is_empty()
+    {
+        Some("A partial run: not every scenario, case or peer took part.".into())
     } else {
         None
     };
@@ -325,8 +346,16 @@ fn header(
 
 /// The cases of `s` this run takes: with `--quick` only those with a quick
 /// size (the others are left out before any child starts).
-fn cases(s: &'static Scenario, quick: bool) -> impl Iterator<Item = &'static scenarios::Case> {
-    s.cases.iter().filter(move |c| !quick || c.n_quick > 0)
+/// The cases of `s` this run takes: those with a quick size under
+/// `--quick`, and only those named by `--cases` if it is given.
+fn cases<'a>(
+    s: &'static Scenario,
+    cli: &'a Cli,
+) -> impl Iterator<Item = &'static scenarios::Case> + 'a {
+    s.cases.iter().filter(move |c| {
+        (!cli.quick || c.n_quick > 0)
+            && (cli.cases.is_empty() || cli.cases.iter().any(|k| k == c.id))
+    })
 }
 
 /// The run's expected wall time, s: runs × each scenario's
@@ -340,7 +369,7 @@ fn estimate(selected: &[&'static Scenario], cli: &Cli, rounds: u32) -> f64 {
                 .iter()
                 .filter(|p| cli.peers.is_empty() || cli.peers.iter().any(|q| q == p.name))
                 .count();
-            let per_round: f64 = cases(s, cli.quick)
+            let per_round: f64 = cases(s, cli)
                 .map(|c| (s.run_secs)(if cli.quick { c.n_quick } else { c.n }, cli.quick))
                 .sum();
             per_round * peers as f64 * f64::from(rounds)
