@@ -206,13 +206,13 @@ macro_rules! fd_impls {
     ($($t:ty),*) => {$(
         impl ::std::os::fd::AsRawFd for $t {
             fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
-            self.socket().raw()
+                self.socket().raw()
             }
         }
 
         impl ::std::os::fd::AsFd for $t {
             fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
-            self.socket().as_fd()
+                self.socket().as_fd()
             }
         }
     )*};

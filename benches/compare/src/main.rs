@@ -345,9 +345,8 @@ fn header(
 }
 
 /// The cases of `s` this run takes: with `--quick` only those with a quick
-/// size (the others are left out before any child starts).
-/// The cases of `s` this run takes: those with a quick size under
-/// `--quick`, and only those named by `--cases` if it is given.
+/// size (the others are left out before any child starts); with `--cases`
+/// only those named.
 fn cases<'a>(
     s: &'static Scenario,
     cli: &'a Cli,
