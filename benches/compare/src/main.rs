@@ -160,34 +160,30 @@ fn selected(cli: &Cli) -> Result<Vec<&'static Scenario>, String> {
     Ok(v)
 }
 
+/// An error naming the first of `asked` (peers or cases, by `what`) that is
+/// not in `known`, the names the selected scenarios have.
+fn all_known(what: &str, asked: &[String], known: &[&str]) -> Result<(), String> {
+    match asked.iter().find(|a| !known.contains(&a.as_str())) {
+        Some(a) => Err(format!(
+            "unknown {what} {a:?}; the selected scenarios have {known:?}"
+        )),
+        None => Ok(()),
+    }
+}
+
 fn suite(cli: &Cli) -> Result<(), String> {
     let started = Instant::now();
     let selected = selected(cli)?;
-    for p in &cli.peers {
-        if !selected
-            .iter()
-            .any(|s| s.peers.iter().any(|q| q.name == *p))
-        {
-            let known: Vec<_> = selected
-                .iter()
-                .flat_map(|s| s.peers.iter().map(|q| q.name))
-                .collect();
-            return Err(format!(
-                "unknown peer {p:?}; the selected scenarios have {known:?}"
-            ));
-        }
-    }
-    for c in &cli.cases {
-        if !selected.iter().any(|s| s.cases.iter().any(|k| k.id == *c)) {
-            let known: Vec<_> = selected
-                .iter()
-                .flat_map(|s| s.cases.iter().map(|k| k.id))
-                .collect();
-            return Err(format!(
-                "unknown case {c:?}; the selected scenarios have {known:?}"
-            ));
-        }
-    }
+    let peers: Vec<_> = selected
+        .iter()
+        .flat_map(|s| s.peers.iter().map(|q| q.name))
+        .collect();
+    all_known("peer", &cli.peers, &peers)?;
+    let case_ids: Vec<_> = selected
+        .iter()
+        .flat_map(|s| s.cases.iter().map(|k| k.id))
+        .collect();
+    all_known("case", &cli.cases, &case_ids)?;
     let rounds = cli
         .rounds
         .unwrap_or(if cli.quick { QUICK_ROUNDS } else { ROUNDS });
@@ -479,5 +475,20 @@ fn command_line() -> String {
         )
     } else {
         format!("{} {}", exe.display(), args.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_known;
+
+    #[test]
+    fn a_peer_or_case_the_selected_scenarios_lack_is_named_in_the_error() {
+        let known = ["p1", "open50"];
+        assert_eq!(all_known("case", &[], &known), Ok(()));
+        assert_eq!(all_known("case", &["open50".into()], &known), Ok(()));
+        let err = all_known("case", &["open50".into(), "open60".into()], &known).unwrap_err();
+        assert!(err.starts_with("unknown case \"open60\""), "{err}");
+        assert!(err.contains("\"p1\""), "{err}");
     }
 }
