@@ -210,7 +210,11 @@ impl Core {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if root.woken.swap(false, Ordering::SeqCst) {
+            // A relaxed look first spares the locked swap on the common
+            // path (the root future not woken). A wake it misses is not
+            // lost: `tick` does not park while `woken` is set (the SeqCst
+            // check in `Shared::park`), so the next pass sees it.
+            if root.woken.load(Ordering::Relaxed) && root.woken.swap(false, Ordering::SeqCst) {
                 bump(&self.counters.polled);
                 self.observe(Event::TaskPoll { task: TaskId(0) });
                 let prev = self.current_task.replace(0);

@@ -10,7 +10,8 @@
 //! With both sides sequentially consistent, at least one of them sees the
 //! other's write: either the loop sees the pending task, or the waker sees
 //! the loop parked and writes the eventfd whose read the ring has armed.
-//! Wakes while the loop is running cost no syscall.
+//! Wakes while the loop is running cost no syscall. Clearing `parked` on
+//! waking needs no ordering (see [`Shared::unparked`]).
 
 use super::task::TaskRef;
 use std::collections::HashMap;
@@ -144,9 +145,11 @@ impl Shared {
         true
     }
 
-    /// Loop side: awake again.
+    /// Loop side: awake again. A plain store is enough: a waker that still
+    /// reads `true` writes one eventfd too many (a spurious wake), and the
+    /// next `park` publishes `true` with SeqCst again before it checks.
     pub(crate) fn unparked(&self) {
-        self.parked.store(false, Ordering::SeqCst);
+        self.parked.store(false, Ordering::Relaxed);
     }
 
     /// Whether another thread may have queued a task or a job since the
