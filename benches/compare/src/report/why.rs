@@ -54,6 +54,9 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
     if let Some(s) = client_bound(case) {
         out.push(s);
     }
+    if let Some(s) = client_bound_cpu(case) {
+        out.push(s);
+    }
     for m in [
         Metric::CpuPerOp,
         Metric::UserCpuPerOp,
@@ -102,6 +105,23 @@ fn client_bound(case: &CaseReport) -> Option<String> {
     Some(format!(
         "Client-bound (server core under 95% busy, so the load generator set the pace): {}.",
         rows.join(", ")
+    ))
+}
+
+/// Where ringloop's row was client-bound, its throughput says little about
+/// the server: its CPU per op beside the best other peer's says more.
+fn client_bound_cpu(case: &CaseReport) -> Option<String> {
+    let own = case.row(RINGLOOP)?;
+    own.client_bound()?;
+    let own = own.metric(Metric::CpuPerOp)?.median;
+    let (peer, _) = case.best_other()?;
+    let other = case.row(peer)?.metric(Metric::CpuPerOp)?.median;
+    Some(format!(
+        "ringloop was client-bound, so its CPU per op says more than its throughput: {} µs \
+         against {peer}'s {} µs, **{}** (above 1.00x ringloop spends less).",
+        Metric::CpuPerOp.format(own),
+        Metric::CpuPerOp.format(other),
+        ratio(other / own)
     ))
 }
 
@@ -190,6 +210,27 @@ mod tests {
             all.contains("Client-bound") && all.contains("ringloop 80%"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_client_bound_ringloop_is_also_compared_by_cpu_per_op() {
+        let mut rows = vec![row("ringloop", 1.0), row("tokio", 1.0)];
+        rows[0].metrics = vec![
+            (Metric::ServerBusy, summary(67.0)),
+            (Metric::CpuPerOp, summary(0.4)),
+        ];
+        rows[1].metrics = vec![(Metric::CpuPerOp, summary(0.5))];
+        let all = facts(&case(rows), None).join("\n");
+        assert!(all.contains("against tokio's 0.500 µs, **1.25x**"), "{all}");
+        // Not client-bound: no such sentence.
+        let mut rows = vec![row("ringloop", 1.0), row("tokio", 1.0)];
+        rows[0].metrics = vec![
+            (Metric::ServerBusy, summary(99.0)),
+            (Metric::CpuPerOp, summary(0.4)),
+        ];
+        rows[1].metrics = vec![(Metric::CpuPerOp, summary(0.5))];
+        let all = facts(&case(rows), None).join("\n");
+        assert!(!all.contains("CPU per op says more"), "{all}");
     }
 
     #[test]
