@@ -17,15 +17,17 @@
 #           count includes each turn's fixed cost
 #
 # Each server runs under `valgrind --tool=callgrind` on CPU 0, loaded for
-# SECONDS (default 5) by `echo_client --http` (64 connections, one request
-# in flight each) on CPU 1. The count covers the whole server process from
-# its start (start-up alone, idle: about 0.6 million instructions for
-# ringloop and 1.0 million for tokio on 2026-11-25, under 0.3% of a 5 s
-# run's total) and is divided by the requests the client completed. Under valgrind a server runs tens of times slower, so
-# each loop turn finds more requests waiting than it would at full speed:
-# read the figures as each program's own cost per request, compared with
-# each other, not as what a server costs at any one load. Kernel work is not
-# counted at all.
+# SECONDS (default 5) by `echo_client` (`--http`, or 64-byte echoes; 64
+# connections, one request in flight each) on CPU 1. The count covers the
+# whole server process from its start (start-up alone, idle: about 0.6
+# million instructions for ringloop and 1.0 million for tokio on
+# 2026-11-25: under 0.3% of a 5 s closed-loop run's total, about 1% of a
+# run at RATE=5000, some 25 instructions per request) and is divided by the
+# requests the client completed. Under valgrind a server runs tens of times
+# slower, so in the closed loop each loop turn finds more requests waiting
+# than it would at full speed (RATE avoids that): read the figures as each
+# program's own cost per request, compared with each other, not as what a
+# server costs at any one load. Kernel work is not counted at all.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-5}

@@ -160,11 +160,11 @@ impl Shared {
         self.remote_pending.load(Ordering::Relaxed)
     }
 
-    /// Moves remotely woken tasks into `out`.
+    /// Moves remotely woken tasks into `out`. The loop calls it only when
+    /// [`remote_may_be_pending`](Self::remote_may_be_pending) says so, which
+    /// keeps the common case (nothing remote) free of a locked instruction.
     pub(crate) fn take_remote(&self, out: &mut Vec<TaskRef>, jobs: &mut Vec<Job>) {
-        // The relaxed load keeps the common case (nothing remote) free of a
-        // locked instruction (see `remote_may_be_pending`).
-        if self.remote_may_be_pending() && self.remote_pending.swap(false, Ordering::SeqCst) {
+        if self.remote_pending.swap(false, Ordering::SeqCst) {
             let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
             out.append(&mut remote.queue);
             jobs.append(&mut remote.jobs);
