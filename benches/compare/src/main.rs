@@ -301,7 +301,9 @@ fn header(
             "every run is a fresh child process pinned to CPU {child_cpu} (load generators, \
              where a scenario has one, on the other CPU); {rounds} round{}, peers interleaved \
              within each round; in-process scenarios run an untimed warm-up pass of N/10, then \
-             one timed pass of N in the same runtime; median, min and max over the rounds{}",
+             one timed pass of N in the same runtime; median, min and max over the rounds; \
+             with 5 rounds or more, ringloop against the best other peer also as the median \
+             of its ratios paired by round{}",
             if rounds == 1 { "" } else { "s" },
             if cli.quick { "; --quick sizes" } else { "" }
         ),
@@ -431,6 +433,7 @@ fn run_case(
             },
             note: notes[i].take(),
             metrics: summarize_metrics(&figures[i]),
+            runs: std::mem::take(&mut samples[i]),
         })
         .collect();
     CaseReport {

@@ -262,6 +262,7 @@ mod tests {
                 result: Err("a|b".into()),
                 note: Some("n".into()),
                 metrics: Vec::new(),
+                runs: Vec::new(),
             },
         ]);
         c.scenario = "spawn";

@@ -38,7 +38,26 @@ pub struct Row {
     /// The figures recorded beside the throughput, over the rounds, in the
     /// order of [`Metric::ALL`].
     pub metrics: Vec<(Metric, Summary)>,
+    /// The throughput of each run, in round order (for ratios paired by
+    /// round; empty where not kept).
+    pub runs: Vec<f64>,
 }
+
+/// ringloop over one peer, worked out round by round: each round runs the
+/// peers back to back, so a ratio within a round is taken under one state
+/// of a shared machine, and the median of those ratios is steadier than the
+/// ratio of the two medians when that state drifts between rounds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Paired {
+    /// Median, min and max of ringloop's run over the peer's, per round.
+    pub ratios: Summary,
+    /// Rounds in which ringloop's figure was the higher.
+    pub ahead: usize,
+}
+
+/// Fewer rounds than this give no paired figure: with two or three ratios
+/// a median says little.
+pub const PAIRED_MIN_ROUNDS: usize = 5;
 
 /// Everything the report says besides the tables.
 pub struct Header {
@@ -97,6 +116,21 @@ impl CaseReport {
     /// ringloop's median divided by `peer`'s: above 1 means ringloop is faster.
     pub fn ratio(&self, peer: &str) -> Option<f64> {
         Some(self.median_of(RINGLOOP)? / self.median_of(peer)?)
+    }
+
+    /// ringloop over `peer` paired by round (see [`Paired`]); `None` unless
+    /// both ran in every one of at least [`PAIRED_MIN_ROUNDS`] rounds.
+    pub fn paired(&self, peer: &str) -> Option<Paired> {
+        let own = &self.row(RINGLOOP)?.runs;
+        let other = &self.row(peer)?.runs;
+        if own.len() != other.len() || own.len() < PAIRED_MIN_ROUNDS {
+            return None;
+        }
+        let ratios: Vec<f64> = own.iter().zip(other).map(|(a, b)| a / b).collect();
+        Some(Paired {
+            ratios: crate::stats::summarize(&ratios)?,
+            ahead: ratios.iter().filter(|r| **r > 1.0).count(),
+        })
     }
 
     /// The runtime (not ringloop, not a ceiling) with the highest median.
@@ -235,6 +269,7 @@ pub(crate) mod tests {
             result: Ok(summary(median)),
             note: None,
             metrics: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
@@ -262,6 +297,7 @@ pub(crate) mod tests {
                 result: Err("no".into()),
                 note: None,
                 metrics: Vec::new(),
+                runs: Vec::new(),
             },
         ]);
         assert_eq!(c.ratio("a"), Some(0.5));

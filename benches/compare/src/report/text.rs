@@ -48,6 +48,20 @@ pub fn text(case: &CaseReport) -> String {
         None => "no ratio: ringloop or every other peer has no result".into(),
     };
     let _ = writeln!(s, "  {verdict}");
+    if let Some((peer, p)) = case
+        .verdict()
+        .and_then(|(peer, _)| Some((peer, case.paired(peer)?)))
+    {
+        let _ = writeln!(
+            s,
+            "  paired by round ({peer}): median {}, min-max {}-{}, ringloop ahead in {} of {}",
+            ratio(p.ratios.median),
+            ratio(p.ratios.min),
+            ratio(p.ratios.max),
+            p.ahead,
+            p.ratios.runs
+        );
+    }
     if let Some((peer, r)) = case.ceiling_verdict() {
         let _ = writeln!(s, "  ringloop / ceiling ({peer}): {}", ratio(r));
     }

@@ -24,6 +24,9 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
         (None, Some(_)) => out.push("No other runtime has a result: no ratio.".into()),
         (_, None) => out.push("ringloop has no result in this case: no ratio.".into()),
     }
+    if let Some(s) = case.verdict().and_then(|(peer, _)| paired(case, peer)) {
+        out.push(s);
+    }
     if let Some((peer, r)) = case.ceiling_verdict() {
         out.push(format!(
             "Against the ceiling, {peer} (no runtime): **{}**.",
@@ -77,11 +80,27 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
             } else {
                 (g.peer.to_string(), case.ratio(g.peer))
             };
-            let outcome = match got {
+            let mut outcome = match got {
                 Some(r) if r >= g.at_least => format!("met ({})", ratio(r)),
                 Some(r) => format!("**missed** ({})", ratio(r)),
                 None => "not measured in this run".into(),
             };
+            let judged = if g.peer == BEST {
+                case.verdict().map(|(p, _)| p)
+            } else {
+                Some(g.peer)
+            };
+            if let Some(p) = judged.and_then(|p| case.paired(p)) {
+                let verdict = if p.ratios.median >= g.at_least {
+                    "at or above"
+                } else {
+                    "below"
+                };
+                outcome += &format!(
+                    "; paired by round, the median ratio is {}, {verdict} the goal",
+                    ratio(p.ratios.median)
+                );
+            }
             out.push(format!(
                 "Goal ({}): ringloop at least {} {peer}: {outcome}.",
                 g.source,
@@ -90,6 +109,20 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
         }
     }
     out
+}
+
+/// ringloop over `peer` round by round, where there are enough rounds.
+fn paired(case: &CaseReport, peer: &str) -> Option<String> {
+    let p = case.paired(peer)?;
+    let rounds = p.ratios.runs;
+    Some(format!(
+        "Paired by round (each round runs the peers back to back), ringloop / {peer}: median \
+         **{}**, min–max {}–{}; ringloop ahead in {} of {rounds} rounds.",
+        ratio(p.ratios.median),
+        ratio(p.ratios.min),
+        ratio(p.ratios.max),
+        p.ahead
+    ))
 }
 
 /// Which rows were client-bound, ringloop's first.
@@ -251,6 +284,52 @@ mod tests {
             all.contains("io-uring-raw over epoll-raw: **1.09x**"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn ratios_paired_by_round_are_shown_beside_the_ratio_of_medians() {
+        // Medians: ringloop 1.0, tokio 1.05 (0.95x). Round by round the
+        // ratios are 1.11, 1.05, 1.00, 1.25, 0.95: median 1.05x, ringloop
+        // ahead in 3 of 5.
+        let mut rows = vec![row("ringloop", 1.0), row("tokio", 1.05)];
+        rows[0].runs = vec![1.0, 2.0, 1.0, 2.0, 1.0];
+        rows[1].runs = vec![0.9, 1.9, 1.0, 1.6, 1.05];
+        let c = case(rows);
+        let p = c.paired("tokio").unwrap();
+        assert_eq!((p.ratios.runs, p.ahead), (5, 3));
+        let all = facts(&c, None).join("\n");
+        assert!(all.contains("best other peer, tokio: **0.95x**"), "{all}");
+        assert!(
+            all.contains(
+                "ringloop / tokio: median **1.05x**, min–max 0.95x–1.25x; \
+                 ringloop ahead in 3 of 5 rounds."
+            ),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn a_goal_also_states_the_paired_median_and_too_few_rounds_give_none() {
+        // nop/tasks64's goal: at least 0.50x io-uring-raw.
+        let mut rows = vec![row("ringloop", 1.0), row("io-uring-raw", 2.5)];
+        rows[0].runs = vec![1.0; 5];
+        rows[1].runs = vec![2.5, 2.5, 1.8, 1.8, 1.8];
+        let mut c = case(rows);
+        c.scenario = "nop";
+        c.case = "tasks64";
+        let all = facts(&c, explain::of("nop")).join("\n");
+        assert!(
+            all.contains(
+                "at least 0.50x io-uring-raw: **missed** (0.40x); paired by round, the \
+                 median ratio is 0.56x, at or above the goal."
+            ),
+            "{all}"
+        );
+        c.rows[0].runs.pop();
+        c.rows[1].runs.pop();
+        assert_eq!(c.paired("io-uring-raw"), None);
+        let all = facts(&c, explain::of("nop")).join("\n");
+        assert!(all.contains("**missed** (0.40x)."), "{all}");
     }
 
     #[test]
