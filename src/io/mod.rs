@@ -13,8 +13,10 @@
 pub mod compat;
 mod pipe;
 pub(crate) mod shared_fd;
+mod write_all;
 
 #[cfg(any(feature = "tokio-io", feature = "futures-io", feature = "hyper"))]
 pub use compat::Compat;
 pub use pipe::{pipe, PipeReader, PipeWriter};
 pub(crate) use shared_fd::SharedFd;
+pub(crate) use write_all::WriteAll;

@@ -1,9 +1,10 @@
 //! Anonymous pipes on the ring.
 
-use super::SharedFd;
+use super::{SharedFd, WriteAll};
 use crate::buf::{IoBuf, IoBufMut};
 use crate::op::read::{read_at, CURRENT_POSITION};
 use crate::op::write::write_at;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
@@ -55,21 +56,11 @@ impl PipeWriter {
     ///
     /// `BrokenPipe` when every reader is closed; `WriteZero` if the kernel
     /// accepts nothing.
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (io::Result<()>, B) {
-        let mut buf = buf;
-        let mut written = 0;
-        let len = buf.bytes_init();
-        while written < len {
-            let (result, slice) = self.write(buf.slice(written..len)).await;
-            buf = slice.into_inner();
-            match result {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+    pub fn write_all<B: IoBuf>(
+        &self,
+        buf: B,
+    ) -> impl Future<Output = (io::Result<()>, B)> + '_ {
+        WriteAll::new(&self.0, buf, |fd, range| write_at(fd, range, CURRENT_POSITION))
     }
 }
 

@@ -11,9 +11,10 @@
 
 use super::addr::{cvt, SockAddr};
 use super::recv_stream::RecvStream;
-use crate::buf::{BufRing, BufWaiter, IoBuf, IoBufMut, RingBuf};
+use crate::buf::{BufRing, BufWaiter, IoBuf, IoBufMut, RingBuf, Slice};
+use crate::driver::Op;
 use crate::fs::FixedFiles;
-use crate::io::SharedFd;
+use crate::io::{SharedFd, WriteAll};
 use crate::op;
 use crate::runtime::context;
 use std::io;
@@ -222,28 +223,12 @@ impl Socket {
         RecvStream::new(self.fd.clone(), ring.clone())
     }
 
-    pub(crate) async fn send<B: IoBuf>(
-        &self,
-        buf: B,
-        flags: libc::c_int,
-    ) -> (io::Result<usize>, B) {
-        op::send::send(&self.fd, buf, flags).await
+    pub(crate) fn send<B: IoBuf>(&self, buf: B, flags: libc::c_int) -> Op<op::send::Send<B>> {
+        op::send::send(&self.fd, buf, flags)
     }
 
-    pub(crate) async fn write_all<B: IoBuf>(&self, mut buf: B) -> (io::Result<()>, B) {
-        let len = buf.bytes_init();
-        let mut written = 0;
-        while written < len {
-            let (result, slice) = self.send(buf.slice(written..len), 0).await;
-            buf = slice.into_inner();
-            match result {
-                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buf),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+    pub(crate) fn write_all<B: IoBuf>(&self, buf: B) -> WriteAll<'_, B, op::send::Send<Slice<B>>> {
+        WriteAll::new(&self.fd, buf, |fd, range| op::send::send(fd, range, 0))
     }
 
     pub(crate) async fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> (io::Result<usize>, Vec<B>) {
