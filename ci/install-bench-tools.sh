@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # Installs the external tools the comparison suite (benches/compare) runs
 # beside the Rust peers: fio (file reads), wrk (HTTP), strace (syscall
-# counts). Idempotent: a tool already on PATH is left alone, and
-# `apt-get update` runs at most once, only if something is missing.
+# counts), and those of its two scripts: valgrind (instructions.sh) and
+# perf (kernel-profile.sh). Idempotent: a tool already on PATH is left
+# alone, and `apt-get update` runs at most once, only if something is
+# missing.
 #
 # Usage (as root, or with sudo available), on Debian or Ubuntu:
 #   bash ci/install-bench-tools.sh
 set -euo pipefail
 
-TOOLS=(fio wrk strace)
+TOOLS=(fio wrk strace valgrind perf)
+
+# The package that provides a tool, where its name differs. Debian's
+# linux-perf works with any running kernel; on Ubuntu perf comes with the
+# kernel's own linux-tools package.
+package_of() {
+    case "$1" in
+        perf)
+            if grep -qi '^ID=ubuntu' /etc/os-release 2>/dev/null; then
+                echo "linux-tools-common linux-tools-$(uname -r)"
+            else
+                echo linux-perf
+            fi
+            ;;
+        *) echo "$1" ;;
+    esac
+}
 
 missing=()
 for tool in "${TOOLS[@]}"; do
@@ -36,11 +54,15 @@ if ! command -v apt-get >/dev/null 2>&1; then
     exit 1
 fi
 
-echo "install-bench-tools: installing ${missing[*]}"
+packages=()
+for tool in "${missing[@]}"; do
+    read -r -a pkgs <<<"$(package_of "$tool")"
+    packages+=("${pkgs[@]}")
+done
+echo "install-bench-tools: installing ${packages[*]} (for ${missing[*]})"
 export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update
-# The Debian package names are the tool names.
-"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${packages[@]}"
 
 for tool in "${missing[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || {

@@ -35,7 +35,7 @@ shift || true
 servers=("$@")
 [ ${#servers[@]} -gt 0 ] || servers=(ringloop io-uring-raw tokio epoll-raw)
 for tool in valgrind callgrind_control callgrind_annotate taskset; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install valgrind util-linux)" >&2; exit 2; }
+    command -v "$tool" >/dev/null || { echo "needs $tool (bash ci/install-bench-tools.sh, or apt-get install valgrind util-linux)" >&2; exit 2; }
 done
 protocol=${PROTOCOL:-http}
 case "$protocol" in

@@ -65,7 +65,7 @@ EOF
 
 for tool in perf taskset; do
     command -v "$tool" >/dev/null || {
-        echo "needs $tool (Debian: apt-get install linux-perf util-linux; Ubuntu: apt-get install linux-tools-\$(uname -r) util-linux)" >&2
+        echo "needs $tool (bash ci/install-bench-tools.sh; or Debian: apt-get install linux-perf util-linux; Ubuntu: apt-get install linux-tools-\$(uname -r) util-linux)" >&2
         exit 2
     }
 done
