@@ -76,7 +76,10 @@ for server in "${servers[@]}"; do
     sleep 1
     pkill -KILL -f "callgrind-out-file=$out/$server " || true
     sleep 0.5
-    dump=$(ls "$out/$server".* 2>/dev/null | grep -v '\.err$' | head -1)
+    dump=
+    for f in "$out/$server".*; do
+        case "$f" in *.err | *'.*') ;; *) dump=$f && break ;; esac
+    done
     if [ -z "$rate" ] || [ -z "$dump" ]; then
         echo "$server: no result (see $out/$server.err)" >&2
         continue
