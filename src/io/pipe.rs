@@ -56,11 +56,10 @@ impl PipeWriter {
     ///
     /// `BrokenPipe` when every reader is closed; `WriteZero` if the kernel
     /// accepts nothing.
-    pub fn write_all<B: IoBuf>(
-        &self,
-        buf: B,
-    ) -> impl Future<Output = (io::Result<()>, B)> + '_ {
-        WriteAll::new(&self.0, buf, |fd, range| write_at(fd, range, CURRENT_POSITION))
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = (io::Result<()>, B)> + '_ {
+        WriteAll::new(&self.0, buf, |fd, range| {
+            write_at(fd, range, CURRENT_POSITION)
+        })
     }
 }
 

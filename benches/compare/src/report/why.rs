@@ -34,10 +34,19 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
         ));
     }
     if let Some(r) = case.models_ratio() {
+        let rate = case.rate();
+        let meaning = if rate.contains("per syscall") {
+            format!(
+                " the {rate}: how many fewer syscalls completions need than readiness, before \
+                 any runtime adds its own"
+            )
+        } else {
+            ". That is what completions gain over readiness on this machine before any runtime \
+             adds its own costs"
+                .to_string()
+        };
         out.push(format!(
-            "The two models with no runtime at all, {URING_RAW} over {EPOLL_RAW}: **{}**. \
-             That is what completions gain over readiness on this machine before any runtime \
-             adds its own costs.",
+            "The two models with no runtime at all, {URING_RAW} over {EPOLL_RAW}: **{}**{meaning}.",
             ratio(r)
         ));
     }
@@ -330,6 +339,25 @@ mod tests {
         assert_eq!(c.paired("io-uring-raw"), None);
         let all = facts(&c, explain::of("nop")).join("\n");
         assert!(all.contains("**missed** (0.40x)."), "{all}");
+    }
+
+    #[test]
+    fn the_raw_loops_ratio_in_a_syscall_case_is_said_to_count_syscalls() {
+        let mut c = case(vec![
+            row("ringloop", 30.0),
+            row("io-uring-raw", 37.0),
+            row("epoll-raw", 0.5),
+        ]);
+        c.title = "syscalls: under strace; figure (M) = requests per syscall".into();
+        let all = facts(&c, None).join("\n");
+        assert!(
+            all.contains(
+                "io-uring-raw over epoll-raw: **74.00x** the requests per syscall: how many \
+                 fewer syscalls completions need than readiness, before any runtime adds its own."
+            ),
+            "{all}"
+        );
+        assert!(!all.contains("what completions gain"), "{all}");
     }
 
     #[test]
