@@ -16,9 +16,8 @@
 //!
 //! Written by hand rather than as an `async fn` so that a send that takes
 //! the whole buffer at once, the common case, costs one future's poll
-//! instead of three nested state machines' (`cargo run --release -p
-//! ringloop-compare`'s `instructions.sh` counts what the HTTP example
-//! spends per request).
+//! instead of three nested state machines' (`benches/compare/instructions.sh`
+//! counts what the HTTP example spends per request).
 
 use crate::buf::{IoBuf, Slice};
 use crate::driver::{Op, OpData};
@@ -43,7 +42,8 @@ pub(crate) struct WriteAll<'a, B: IoBuf, D: OpData> {
 enum State<B, D: OpData> {
     /// The op on `written..len` is in flight (or not yet polled).
     Writing(Op<D>),
-    /// Nothing to write: the buffer waits for the first poll.
+    /// No op: `Some` holds an empty buffer until the first poll returns
+    /// it; `None` once the future has returned `Ready`.
     Empty(Option<B>),
 }
 

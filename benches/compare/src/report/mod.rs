@@ -45,8 +45,8 @@ pub struct Row {
 
 /// ringloop over one peer, worked out round by round: each round runs the
 /// peers back to back, so a ratio within a round is taken under one state
-/// of a shared machine, and the median of those ratios is steadier than the
-/// ratio of the two medians when that state drifts between rounds.
+/// of a shared machine; the median of those ratios leaves out a drift
+/// between rounds that the ratio of the two medians keeps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Paired {
     /// Median, min and max of ringloop's run over the peer's, per round.
