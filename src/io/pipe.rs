@@ -35,8 +35,8 @@ pub struct PipeWriter(SharedFd);
 impl PipeReader {
     /// Reads at most `buf.bytes_total()` bytes into `buf`; `Ok(0)` is EOF
     /// (every writer closed).
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> (io::Result<usize>, B) {
-        read_at(&self.0, buf, CURRENT_POSITION).await
+    pub fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = (io::Result<usize>, B)> {
+        read_at(&self.0, buf, CURRENT_POSITION)
     }
 }
 
@@ -46,8 +46,8 @@ impl PipeWriter {
     /// # Errors
     ///
     /// `BrokenPipe` when every reader is closed.
-    pub async fn write<B: IoBuf>(&self, buf: B) -> (io::Result<usize>, B) {
-        write_at(&self.0, buf, CURRENT_POSITION).await
+    pub fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = (io::Result<usize>, B)> {
+        write_at(&self.0, buf, CURRENT_POSITION)
     }
 
     /// Writes all of `buf`'s initialised bytes.

@@ -349,10 +349,15 @@ fn cases<'a>(
     s: &'static Scenario,
     cli: &'a Cli,
 ) -> impl Iterator<Item = &'static scenarios::Case> + 'a {
-    s.cases.iter().filter(move |c| {
-        (!cli.quick || c.n_quick > 0)
-            && (cli.cases.is_empty() || cli.cases.iter().any(|k| k == c.id))
-    })
+    s.cases
+        .iter()
+        .filter(move |c| (!cli.quick || c.n_quick > 0) && wanted(&cli.cases, c.id))
+}
+
+/// Whether `name` takes part, given the names asked for (`--peers`,
+/// `--cases`; none asked: everything takes part).
+fn wanted(asked: &[String], name: &str) -> bool {
+    asked.is_empty() || asked.iter().any(|a| a == name)
 }
 
 /// The run's expected wall time, s: runs × each scenario's
@@ -364,7 +369,7 @@ fn estimate(selected: &[&'static Scenario], cli: &Cli, rounds: u32) -> f64 {
             let peers = s
                 .peers
                 .iter()
-                .filter(|p| cli.peers.is_empty() || cli.peers.iter().any(|q| q == p.name))
+                .filter(|p| wanted(&cli.peers, p.name))
                 .count();
             let per_round: f64 = cases(s, cli)
                 .map(|c| (s.run_secs)(if cli.quick { c.n_quick } else { c.n }, cli.quick))
@@ -387,7 +392,7 @@ fn run_case(
     let peers: Vec<_> = s
         .peers
         .iter()
-        .filter(|p| cli.peers.is_empty() || cli.peers.iter().any(|q| q == p.name))
+        .filter(|p| wanted(&cli.peers, p.name))
         .collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); peers.len()];
     let mut figures: Vec<Vec<(Metric, f64)>> = vec![Vec::new(); peers.len()];

@@ -81,23 +81,22 @@ pub fn facts(case: &CaseReport, explanation: Option<&Explanation>) -> Vec<String
     }
     if let Some(e) = explanation {
         for g in e.goals.iter().filter(|g| g.case == case.case) {
-            let (peer, got) = if g.peer == BEST {
-                match case.verdict() {
-                    Some((p, r)) => (format!("the best other peer ({p})"), Some(r)),
-                    None => ("the best other peer".to_string(), None),
-                }
+            // The peer the goal is judged against, and ringloop's ratio to it.
+            let (judged, got) = if g.peer == BEST {
+                case.verdict()
+                    .map_or((None, None), |(p, r)| (Some(p), Some(r)))
             } else {
-                (g.peer.to_string(), case.ratio(g.peer))
+                (Some(g.peer), case.ratio(g.peer))
+            };
+            let peer = match (g.peer == BEST, judged) {
+                (true, Some(p)) => format!("the best other peer ({p})"),
+                (true, None) => "the best other peer".to_string(),
+                (false, _) => g.peer.to_string(),
             };
             let mut outcome = match got {
                 Some(r) if r >= g.at_least => format!("met ({})", ratio(r)),
                 Some(r) => format!("**missed** ({})", ratio(r)),
                 None => "not measured in this run".into(),
-            };
-            let judged = if g.peer == BEST {
-                case.verdict().map(|(p, _)| p)
-            } else {
-                Some(g.peer)
             };
             if let Some(p) = judged.and_then(|p| case.paired(p)) {
                 let verdict = if p.ratios.median >= g.at_least {
