@@ -41,9 +41,10 @@
 #   charged to the server, whoever it is for: on loopback the client's
 #   receive of a response typically runs inside the server's send. Work
 #   done while CPU 0 is idle (an interrupt waking it) is not charged to
-#   anyone. How much falls on which side depends on timing, so one run
-#   moves by 10-30%: run it several times, and compare servers within one
-#   invocation (they run one after the other, same rate, same machine).
+#   anyone. How much falls on which side depends on timing, so a server's
+#   figure moves from run to run (by 5 to 27% over the three runs in
+#   results-kernel.md): run it several times, and compare servers within
+#   one invocation (they run one after the other, same rate, same machine).
 # - perf's sampling interrupt (10,000 a CPU-second) adds its own cost to
 #   every server alike.
 set -euo pipefail
